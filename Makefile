@@ -1,0 +1,87 @@
+# The sandbox's one entry point. `make help` lists every target.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STACK := $(PY) scripts/stack.py
+PYTEST_ARGS ?=
+
+##@ Getting started
+
+.PHONY: help
+help: ## List every target with what it does
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m [VAR=value]\n"} \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or newer" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V))" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+.PHONY: venv
+venv: $(BIN)/.installed ## Create the virtualenv and install the pinned dependencies
+
+.PHONY: lock
+lock: ## Re-pin requirements.lock from requirements.in (needs uv: pip install uv)
+	uv pip compile requirements.in -o requirements.lock --python-version 3.11 --no-header
+
+##@ Local stack (no cluster)
+
+.PHONY: local-up
+local-up: venv ## Start PostgreSQL, Redis, a MongoDB-protocol server, Prometheus, worker, beat and the services; wait until ready
+	$(STACK) up
+
+.PHONY: local-down
+local-down: ## Stop everything local-up started
+	@if [ -x $(PY) ]; then $(STACK) down; else echo "nothing to stop (no venv)"; fi
+
+.PHONY: local-status
+local-status: venv ## Show what runs, its pid, port and readiness
+	$(STACK) status
+
+.PHONY: local-logs
+local-logs: ## Follow every log of the local stack (.local/logs/)
+	tail -n 50 -F .local/logs/*.log
+
+.PHONY: seed
+seed: venv ## Load the demo catalog into the running stack (idempotent)
+	$(STACK) seed
+
+##@ Quality
+
+.PHONY: test
+test: venv ## Run every test: unit, integration on the local stack, deploy checks (starts what the tests need)
+	$(STACK) test -- $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: venv ## Run the unit tests only (no servers needed)
+	$(BIN)/pytest tests -m "not integration and not docker" $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: venv ## ruff and mypy (strict on the shared package)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services/common/sandbox_common
+
+.PHONY: fmt
+fmt: venv ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: clean
+clean: local-down ## Stop the stack and remove the venv, local data and logs
+	rm -rf $(VENV) .local .tools .pytest_cache .mypy_cache .ruff_cache
+
+-include deploy/deploy.mk
+-include observability/observability.mk
+-include loadtests/loadtests.mk
