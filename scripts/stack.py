@@ -1,0 +1,611 @@
+"""The local stack: every server and process of the sandbox on this machine,
+without a cluster.
+
+    python scripts/stack.py up | down | status | seed | with-stack -- CMD...
+
+Everything lives under ``.local/``: ``data/`` (databases), ``logs/`` (one file a
+process), ``run/`` (pid files), ``credentials.env`` (generated passwords) and
+``stack.env`` (the environment every process was started with; tests read it).
+
+A datastore whose URL is already in the environment (``SANDBOX_USER_DATABASE_URL``
+and ``SANDBOX_CATALOG_DATABASE_URL``, ``SANDBOX_REDIS_URL``, ``SANDBOX_MONGO_URL``)
+is used as it is, not started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+DATA, LOGS, RUN = LOCAL / "data", LOCAL / "logs", LOCAL / "run"
+BIN = Path(sys.executable).parent
+TOOLS_BIN = ROOT / ".tools" / "bin"
+
+PG_PORT = int(os.environ.get("SANDBOX_LOCAL_PG_PORT", "55432"))
+REDIS_PORT = int(os.environ.get("SANDBOX_LOCAL_REDIS_PORT", "56379"))
+MONGO_PORT = int(os.environ.get("SANDBOX_LOCAL_MONGO_PORT", "57017"))
+PROMETHEUS_PORT = int(os.environ.get("SANDBOX_LOCAL_PROMETHEUS_PORT", "9090"))
+SERVICE_PORTS = {"user": 8001, "catalog": 8002, "activity": 8003}
+WORKER_METRICS_PORT, BEAT_METRICS_PORT = 9101, 9102
+READY_TIMEOUT = float(os.environ.get("SANDBOX_LOCAL_READY_TIMEOUT", "120"))
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"[stack] error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def find_binary(name: str, *extra_dirs: Path) -> str | None:
+    """A binary on PATH or in the usual versioned directories (PostgreSQL's)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for directory in extra_dirs:
+        candidate = directory / name
+        if candidate.exists():
+            return str(candidate)
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return None
+
+
+# -- credentials and environment -------------------------------------------------------------
+
+
+def credentials() -> dict[str, str]:
+    """Generated once per checkout, kept in .local/credentials.env (git-ignored)."""
+    path = LOCAL / "credentials.env"
+    values = read_env_file(path)
+    changed = False
+    defaults = {
+        "SANDBOX_ADMIN_EMAIL": "admin@sandbox.local",
+        "SANDBOX_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "SANDBOX_LOCAL_PG_PASSWORD": secrets.token_urlsafe(18),
+    }
+    for key, value in defaults.items():
+        if key not in values:
+            values[key] = value
+            changed = True
+    if changed:
+        LOCAL.mkdir(parents=True, exist_ok=True)
+        write_env_file(path, values)
+        path.chmod(0o600)
+    return values
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+@dataclass
+class Plan:
+    """What to start, and the environment every process gets."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    start_postgres: bool = False
+    start_redis: bool = False
+    start_mongo: bool = False
+
+
+def make_plan() -> Plan:
+    creds = credentials()
+    plan = Plan()
+    given = os.environ
+    pg_url = (
+        f"postgresql+psycopg://sandbox:{creds['SANDBOX_LOCAL_PG_PASSWORD']}@127.0.0.1:{PG_PORT}"
+    )
+    if given.get("SANDBOX_USER_DATABASE_URL") and given.get("SANDBOX_CATALOG_DATABASE_URL"):
+        plan.env["SANDBOX_USER_DATABASE_URL"] = given["SANDBOX_USER_DATABASE_URL"]
+        plan.env["SANDBOX_CATALOG_DATABASE_URL"] = given["SANDBOX_CATALOG_DATABASE_URL"]
+    else:
+        plan.start_postgres = True
+        plan.env["SANDBOX_USER_DATABASE_URL"] = f"{pg_url}/users"
+        plan.env["SANDBOX_CATALOG_DATABASE_URL"] = f"{pg_url}/catalog"
+    if given.get("SANDBOX_REDIS_URL"):
+        plan.env["SANDBOX_REDIS_URL"] = given["SANDBOX_REDIS_URL"]
+        plan.env["SANDBOX_BROKER_URL"] = given.get("SANDBOX_BROKER_URL", given["SANDBOX_REDIS_URL"])
+    else:
+        plan.start_redis = True
+        plan.env["SANDBOX_REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
+        plan.env["SANDBOX_BROKER_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/1"
+    if given.get("SANDBOX_MONGO_URL"):
+        plan.env["SANDBOX_MONGO_URL"] = given["SANDBOX_MONGO_URL"]
+    else:
+        plan.start_mongo = True
+        plan.env["SANDBOX_MONGO_URL"] = f"mongodb://127.0.0.1:{MONGO_PORT}/"
+    plan.env.update(
+        {
+            "SANDBOX_ENV": "local",
+            "SANDBOX_LOG_FORMAT": given.get("SANDBOX_LOG_FORMAT", "json"),
+            "SANDBOX_LOG_LEVEL": given.get("SANDBOX_LOG_LEVEL", "INFO"),
+            "SANDBOX_HOST": "127.0.0.1",
+            "SANDBOX_USER_URL": f"http://127.0.0.1:{SERVICE_PORTS['user']}",
+            "SANDBOX_CATALOG_URL": f"http://127.0.0.1:{SERVICE_PORTS['catalog']}",
+            "SANDBOX_ACTIVITY_URL": f"http://127.0.0.1:{SERVICE_PORTS['activity']}",
+            "SANDBOX_JWT_PRIVATE_KEY_FILE": str(LOCAL / "secrets" / "jwt-signing-key.pem"),
+            "SANDBOX_ADMIN_EMAIL": creds["SANDBOX_ADMIN_EMAIL"],
+            "SANDBOX_ADMIN_PASSWORD": creds["SANDBOX_ADMIN_PASSWORD"],
+            "SANDBOX_PROMETHEUS_URL": f"http://127.0.0.1:{PROMETHEUS_PORT}",
+        }
+    )
+    for key in ("SANDBOX_BROKER_VISIBILITY_TIMEOUT", "SANDBOX_WEB_CONCURRENCY",
+                "SANDBOX_WORKER_CONCURRENCY", "SANDBOX_TRENDING_INTERVAL_SECONDS"):  # fmt: skip
+        if key in given:
+            plan.env[key] = given[key]
+    return plan
+
+
+def process_env(plan: Plan, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    env.update(plan.env)
+    env.update(extra)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def pid_file(name: str) -> Path:
+    return RUN / f"{name}.pid"
+
+
+def running_pid(name: str) -> int | None:
+    path = pid_file(name)
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        path.unlink(missing_ok=True)
+        return None
+    except PermissionError:
+        return int(path.read_text().strip())
+    return pid
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
+    if running_pid(name):
+        say(f"{name}: already running")
+        return
+    log = (LOGS / f"{name}.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603
+        argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    pid_file(name).write_text(str(proc.pid))
+    say(f"{name}: started (pid {proc.pid}, log .local/logs/{name}.log)")
+
+
+def stop(name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    pid = running_pid(name)
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        say(f"{name}: did not stop in {timeout:.0f}s; killing")
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    pid_file(name).unlink(missing_ok=True)
+    say(f"{name}: stopped")
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    fail(f"{what} not ready after {timeout:.0f}s; see .local/logs/")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; as root, run it as the postgres user.
+    return ["runuser", "-u", "postgres", "--", *argv] if is_root() else argv
+
+
+def pg_data_dir() -> Path:
+    preferred = DATA / "postgres"
+    if not is_root():
+        return preferred
+    # The postgres user must reach the directory; a checkout under /root is out of its reach.
+    probe = subprocess.run(  # noqa: S603
+        _as_postgres(["test", "-x", str(DATA)]), check=False, capture_output=True
+    )
+    if probe.returncode == 0:
+        return preferred
+    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"sandbox-postgres-{digest}"  # noqa: S108
+
+
+def start_postgres(plan: Plan) -> None:
+    data = pg_data_dir()
+    if data != DATA / "postgres":
+        say(f"postgres: data directory {data} (reachable by the postgres user)")
+    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        fail("PostgreSQL binaries not found; install them: sudo apt-get install postgresql")
+    assert initdb is not None and pg_ctl is not None
+    socket_dir = data.parent / f"{data.name}-socket"
+    for directory in (data.parent, socket_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    if is_root():
+        os.chmod(DATA, 0o755)
+        shutil.chown(socket_dir, "postgres", "postgres")
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if is_root():
+            shutil.chown(data, "postgres", "postgres")
+        pwfile = socket_dir / "pwfile"
+        pwfile.write_text(credentials()["SANDBOX_LOCAL_PG_PASSWORD"] + "\n")
+        if is_root():
+            shutil.chown(pwfile, "postgres", "postgres")
+        pwfile.chmod(0o600)
+        say("postgres: initdb")
+        subprocess.run(  # noqa: S603
+            _as_postgres([initdb, "-D", str(data), "-U", "sandbox", "--pwfile", str(pwfile),
+                          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        pwfile.unlink()
+    log = LOGS / "postgres.log"
+    log.touch()
+    if is_root():
+        shutil.chown(log, "postgres", "postgres")
+    status = subprocess.run(  # noqa: S603
+        _as_postgres([pg_ctl, "-D", str(data), "status"]), check=False, capture_output=True
+    )
+    if status.returncode == 0:
+        say("postgres: already running")
+    else:
+        options = (
+            f"-p {PG_PORT} -k {socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=300 -c shared_buffers=256MB"
+        )
+        subprocess.run(  # noqa: S603
+            _as_postgres([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        say(f"postgres: started on 127.0.0.1:{PG_PORT}")
+    (RUN / "postgres.datadir").write_text(str(data))
+    _create_databases(plan)
+
+
+def _create_databases(plan: Plan) -> None:
+    import psycopg
+
+    url = plan.env["SANDBOX_USER_DATABASE_URL"].replace("postgresql+psycopg", "postgresql")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        for name in ("users", "catalog"):
+            if name not in existing:
+                conn.execute(f'CREATE DATABASE "{name}"')
+                say(f"postgres: database {name} created")
+
+
+def stop_postgres() -> None:
+    marker = RUN / "postgres.datadir"
+    if not marker.exists():
+        return
+    pg_ctl = find_binary("pg_ctl")
+    data = marker.read_text().strip()
+    if pg_ctl:
+        subprocess.run(  # noqa: S603
+            _as_postgres([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"]),
+            check=False, capture_output=True,
+        )  # fmt: skip
+    marker.unlink()
+    say("postgres: stopped")
+
+
+# -- Redis, MongoDB protocol, Prometheus -------------------------------------------------------
+
+
+def start_redis(plan: Plan) -> None:
+    binary = find_binary("redis-server")
+    if not binary:
+        fail("redis-server not found; install it: sudo apt-get install redis-server")
+    assert binary is not None
+    (DATA / "redis").mkdir(parents=True, exist_ok=True)
+    spawn("redis", [binary, "--bind", "127.0.0.1", "--port", str(REDIS_PORT),
+                    "--dir", str(DATA / "redis"), "--save", "", "--appendonly", "yes",
+                    "--appendfsync", "everysec", "--maxmemory", "512mb",
+                    # The broker shares this Redis: never evict a queued task.
+                    "--maxmemory-policy", "noeviction", "--daemonize", "no"],
+          process_env(plan))  # fmt: skip
+    wait_until("redis", lambda: port_open(REDIS_PORT), 30)
+
+
+def ferretdb_binary() -> str:
+    """mongod is preferred when present; otherwise FerretDB v1.24.2, built here once."""
+    built = TOOLS_BIN / "sandbox-ferretdb"
+    if built.exists():
+        return str(built)
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if not go:
+        fail("no mongod and no Go toolchain to build FerretDB; install one of them")
+    assert go is not None
+    say("mongo: building FerretDB v1.24.2 (once; takes a minute or two)")
+    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
+    subprocess.run(  # noqa: S603
+        [go, "build", "-o", str(built), "."], cwd=ROOT / "scripts" / "ferretdb", check=True
+    )
+    return str(built)
+
+
+def start_mongo(plan: Plan) -> None:
+    mongod = shutil.which("mongod")
+    if mongod:
+        (DATA / "mongod").mkdir(parents=True, exist_ok=True)
+        argv = [mongod, "--bind_ip", "127.0.0.1", "--port", str(MONGO_PORT),
+                "--dbpath", str(DATA / "mongod")]  # fmt: skip
+    else:
+        (DATA / "ferretdb").mkdir(parents=True, exist_ok=True)
+        argv = [ferretdb_binary(), "-listen-addr", f"127.0.0.1:{MONGO_PORT}",
+                "-sqlite-url", f"file:{DATA / 'ferretdb'}/", "-log-level", "warn"]  # fmt: skip
+    spawn("mongo", argv, process_env(plan))
+    wait_until("mongo", lambda: port_open(MONGO_PORT), 60)
+
+
+def prometheus_config() -> Path:
+    jobs = {**{name: port for name, port in SERVICE_PORTS.items()},
+            "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT, "locust": 9646}  # fmt: skip
+    lines = [
+        "global:",
+        "  scrape_interval: 5s",
+        "  evaluation_interval: 5s",
+        "rule_files:",
+        f"  - {ROOT / 'observability' / 'prometheus' / 'rules'}/*.yml",
+        "scrape_configs:",
+    ]
+    for job, port in jobs.items():
+        lines += [
+            f"  - job_name: {job}",
+            "    static_configs:",
+            f"      - targets: ['127.0.0.1:{port}']",
+            "        labels: {namespace: local}",
+        ]
+    path = LOCAL / "prometheus.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_prometheus(plan: Plan) -> None:
+    binary = find_binary("prometheus")
+    if not binary:
+        say("prometheus: not installed; skipped (sudo apt-get install prometheus)")
+        return
+    (DATA / "prometheus").mkdir(parents=True, exist_ok=True)
+    spawn("prometheus", [binary, f"--config.file={prometheus_config()}",
+                         f"--storage.tsdb.path={DATA / 'prometheus'}",
+                         f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
+                         "--storage.tsdb.retention.time=2d", "--web.enable-lifecycle"],
+          process_env(plan))  # fmt: skip
+
+
+# -- the sandbox's own processes ---------------------------------------------------------------
+
+
+def ensure_signing_key() -> None:
+    path = LOCAL / "secrets" / "jwt-signing-key.pem"
+    if path.exists():
+        return
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    say("jwt: signing key generated in .local/secrets/")
+
+
+def migrate(plan: Plan) -> None:
+    for service in ("user", "catalog"):
+        subprocess.run(  # noqa: S603
+            [str(BIN / "sandbox-migrate"), service], env=process_env(plan), check=True,
+            stdout=(LOGS / "migrate.log").open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    say("migrations: applied")
+
+
+def start_app(plan: Plan) -> None:
+    spawn("worker", [str(BIN / "sandbox-worker")],
+          process_env(plan, SANDBOX_METRICS_PORT=str(WORKER_METRICS_PORT)))  # fmt: skip
+    spawn("beat", [str(BIN / "sandbox-beat")],
+          process_env(plan, SANDBOX_METRICS_PORT=str(BEAT_METRICS_PORT)))  # fmt: skip
+    for service, port in SERVICE_PORTS.items():
+        spawn(service, [str(BIN / "sandbox-serve"), service],
+              process_env(plan, SANDBOX_PORT=str(port)))  # fmt: skip
+
+
+APP_PROCESSES = ("user", "catalog", "activity", "beat", "worker")
+
+
+def ready_urls() -> dict[str, str]:
+    urls = {name: f"http://127.0.0.1:{port}/readyz" for name, port in SERVICE_PORTS.items()}
+    urls["worker"] = f"http://127.0.0.1:{WORKER_METRICS_PORT}/readyz"
+    urls["beat"] = f"http://127.0.0.1:{BEAT_METRICS_PORT}/healthz"
+    return urls
+
+
+def up() -> None:
+    for directory in (DATA, LOGS, RUN):
+        directory.mkdir(parents=True, exist_ok=True)
+    plan = make_plan()
+    ensure_signing_key()
+    if plan.start_postgres:
+        start_postgres(plan)
+    if plan.start_redis:
+        start_redis(plan)
+    if plan.start_mongo:
+        start_mongo(plan)
+    start_prometheus(plan)
+    write_env_file(LOCAL / "stack.env", plan.env)
+    migrate(plan)
+    start_app(plan)
+    for name, url in ready_urls().items():
+        wait_until(name, lambda url=url, name=name: _alive_and(name, url))
+        say(f"{name}: ready")
+    print_summary(plan)
+
+
+def _alive_and(name: str, url: str) -> bool:
+    if running_pid(name) is None:
+        log = LOGS / f"{name}.log"
+        tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+        fail(f"{name} exited during start-up; last lines of its log:\n" + "\n".join(tail))
+    return http_ok(url)
+
+
+def print_summary(plan: Plan) -> None:
+    creds = credentials()
+    print()
+    print("The sandbox runs locally:")
+    for service, port in SERVICE_PORTS.items():
+        print(f"  {service:<9} http://127.0.0.1:{port}/docs")
+    print(f"  worker    http://127.0.0.1:{WORKER_METRICS_PORT}/metrics")
+    print(f"  beat      http://127.0.0.1:{BEAT_METRICS_PORT}/metrics")
+    if running_pid("prometheus"):
+        print(f"  prometheus http://127.0.0.1:{PROMETHEUS_PORT}")
+    print(f"  admin     {creds['SANDBOX_ADMIN_EMAIL']} / {creds['SANDBOX_ADMIN_PASSWORD']}")
+    print("  logs      .local/logs/   environment .local/stack.env   stop: make local-down")
+
+
+def down() -> None:
+    for name in (*APP_PROCESSES, "prometheus", "mongo", "redis"):
+        stop(name)
+    stop_postgres()
+
+
+def status() -> int:
+    rows = []
+    urls = ready_urls()
+    for name in (*APP_PROCESSES, "prometheus", "mongo", "redis"):
+        pid = running_pid(name)
+        state = "running" if pid else "stopped"
+        if pid and name in urls:
+            state += ", ready" if http_ok(urls[name]) else ", not ready"
+        rows.append((name, str(pid or "-"), state))
+    pg = RUN / "postgres.datadir"
+    rows.append(("postgres", "-", f"running on {PG_PORT}" if pg.exists() and port_open(PG_PORT)
+                 else "stopped"))  # fmt: skip
+    for name, pid, state in rows:
+        print(f"  {name:<11} {pid:>8}  {state}")
+    return 0
+
+
+def stack_is_up() -> bool:
+    return all(http_ok(url) for url in ready_urls().values())
+
+
+def with_stack(command: list[str]) -> int:
+    """Run a command against the stack, starting it first if needed and
+    stopping afterwards what this call started."""
+    started = not stack_is_up()
+    if started:
+        up()
+    env = {**os.environ, **read_env_file(LOCAL / "stack.env")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    try:
+        return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode  # noqa: S603
+    finally:
+        if started and os.environ.get("SANDBOX_KEEP_STACK") != "1":
+            down()
+
+
+def seed() -> int:
+    env = {**os.environ, **read_env_file(LOCAL / "stack.env")}
+    return subprocess.run([str(BIN / "sandbox-seed")], env=env, check=False).returncode  # noqa: S603
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["up", "down", "status", "seed", "with-stack"])
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.command == "up":
+        up()
+    elif args.command == "down":
+        down()
+    elif args.command == "status":
+        sys.exit(status())
+    elif args.command == "seed":
+        sys.exit(seed())
+    else:
+        rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+        if not rest:
+            parser.error("with-stack needs a command after --")
+        sys.exit(with_stack(rest))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The FastAPI factory every service uses: logging, middleware, error format,
+health and metrics routes, build info. A service brings its routers, its
+lifespan and its readiness checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from sandbox_common import __version__
+from sandbox_common.errors import install_error_handlers
+from sandbox_common.health import ReadinessCheck, health_router
+from sandbox_common.logging import configure_logging
+from sandbox_common.metrics import set_build_info
+from sandbox_common.middleware import RequestMiddleware
+from sandbox_common.settings import CommonSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def create_app(
+    *,
+    service: str,
+    settings: CommonSettings,
+    routers: Sequence[APIRouter],
+    readiness_checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    lifespan: Lifespan = _no_lifespan,
+    observe: bool = True,
+) -> FastAPI:
+    configure_logging(service=service, level=settings.log_level, fmt=settings.log_format)
+    set_build_info(service, __version__)
+
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            app.state.readiness_checks = readiness_checks(app)
+            yield
+
+    app = FastAPI(
+        title=f"sandbox {service} service",
+        version=__version__,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.readiness_checks = {}
+    install_error_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, observe=observe)
+    return app

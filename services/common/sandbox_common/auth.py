@@ -1,0 +1,184 @@
+"""Access-token verification for every service.
+
+Tokens are EdDSA-signed JWTs from the user service. Other services verify them
+against its JWKS (cached; fetched again when an unknown ``kid`` appears, at most
+once per ``min_refresh_interval``). Only the asymmetric algorithm is accepted,
+so ``alg: none`` and HMAC tokens signed with the public key fail before any
+signature check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
+
+import httpx
+import jwt
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from sandbox_common import metrics
+from sandbox_common.errors import Forbidden, Unauthorized
+from sandbox_common.http import get_json
+
+ALGORITHMS = ("EdDSA",)
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+Role = Literal["user", "admin"]
+_log = structlog.stdlib.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a valid access token speaks for."""
+
+    user_id: str
+    role: Role
+    token_id: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class KeySource(Protocol):
+    async def get(self, kid: str) -> Any | None:
+        """The verification key for ``kid``, or None when there is none."""
+
+
+class StaticKeySource:
+    """Keys known in-process (the user service verifies with its own keys)."""
+
+    def __init__(self, keys: Mapping[str, Any]) -> None:
+        self._keys = dict(keys)
+
+    async def get(self, kid: str) -> Any | None:
+        return self._keys.get(kid)
+
+
+class JwksKeySource:
+    """Keys read from a JWKS URL, cached for ``ttl`` seconds."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.AsyncClient,
+        ttl: float = 600.0,
+        min_refresh_interval: float = 10.0,
+    ) -> None:
+        self._url = url
+        self._client = client
+        self._ttl = ttl
+        self._min_interval = min_refresh_interval
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def get(self, kid: str) -> Any | None:
+        now = time.monotonic()
+        stale = now - self._fetched_at > self._ttl
+        if kid not in self._keys or stale:
+            await self._refresh(force=stale)
+        return self._keys.get(kid)
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            if not force and time.monotonic() - self._fetched_at < self._min_interval:
+                return
+            try:
+                document = await get_json(self._client, self._url, target="user-jwks", timeout=2.0)
+                keys = {}
+                for jwk in document.get("keys", []):
+                    if "kid" in jwk:
+                        keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
+            except (httpx.HTTPError, ValueError, AttributeError, jwt.PyJWTError) as exc:
+                metrics.JWKS_REFRESHES.labels("error").inc()
+                _log.warning("jwks refresh failed", error=type(exc).__name__)
+                # Keep serving the keys we had; try again after the interval.
+                self._fetched_at = time.monotonic() - self._ttl + self._min_interval
+                return
+            metrics.JWKS_REFRESHES.labels("success").inc()
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 5) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid access token; :class:`Unauthorized` otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token") from exc
+        kid = header.get("kid")
+        if header.get("alg") not in ALGORITHMS or not isinstance(kid, str):
+            raise Unauthorized("Invalid token")
+        key = await self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("Invalid token")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALGORITHMS),
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token") from exc
+        role = claims.get("role")
+        if role not in ("user", "admin") or not isinstance(claims["sub"], str):
+            raise Unauthorized("Invalid token")
+        return Principal(user_id=claims["sub"], role=role, token_id=str(claims["jti"]))
+
+
+# The token URL is the user service's; catalog and activity list it for /docs.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
+async def optional_principal(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal | None:
+    """None without a token; a bad token is still a 401."""
+    if token is None:
+        return None
+    return await _verifier(request).verify(token)
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+async def admin_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("Admin role required")
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

@@ -1,0 +1,119 @@
+"""structlog configured once per process: one processor chain, JSON objects
+with Elastic Common Schema field names on stdout, and the standard library's
+records (uvicorn, Celery, SQLAlchemy) rendered by the same chain."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from typing import Any
+
+import orjson
+import structlog
+from structlog.types import EventDict, Processor, WrappedLogger
+
+# Keys whose values never reach a log line, wherever they appear.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "current_password",
+        "new_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "secret",
+        "client_secret",
+    }
+)
+REDACTED = "[redacted]"
+
+# structlog's own keys → ECS field names.
+_RENAMES = {
+    "event": "message",
+    "level": "log.level",
+    "logger": "log.logger",
+    "timestamp": "@timestamp",
+}
+
+
+def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    for key in event_dict.keys() & SECRET_KEYS:
+        event_dict[key] = REDACTED
+    return event_dict
+
+
+class EcsRenamer:
+    """Renames structlog's keys to ECS and stamps ``service.name``."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __call__(self, _: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        for old, new in _RENAMES.items():
+            if old in event_dict:
+                event_dict[new] = event_dict.pop(old)
+        event_dict["service.name"] = self._service
+        if "exception" in event_dict:
+            event_dict["error.stack_trace"] = event_dict.pop("exception")
+        return event_dict
+
+
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        redact_secrets,
+    ]
+
+
+def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -> None:
+    """Route structlog and the standard library through one renderer on stdout."""
+    shared = _shared_processors()
+    if fmt == "console":
+        final: list[Processor] = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.dev.ConsoleRenderer(),
+        ]
+    else:
+        final = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            EcsRenamer(service),
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ]
+    formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn and Celery install handlers of their own; send everything to the root instead.
+    for name in ("uvicorn", "uvicorn.error", "celery", "celery.task", "celery.worker"):
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
+    # Our middleware writes the one access line per request.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.stdlib.get_logger(name)

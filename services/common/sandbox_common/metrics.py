@@ -1,0 +1,149 @@
+"""Metric definitions shared by every process (names in docs/metrics.md) and
+the ``/metrics`` exposition, multiprocess-aware.
+
+Labels are bounded: route templates, methods, status classes, task names.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Dense between 50 ms and 500 ms, where the SLO is decided.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0,
+)  # fmt: skip
+
+HTTP_REQUESTS = Counter(
+    "sandbox_http_requests_total",
+    "HTTP requests answered, by route template, method and status class.",
+    ["route", "method", "status_class"],
+)
+HTTP_DURATION = Histogram(
+    "sandbox_http_request_duration_seconds",
+    "Time from request to the last byte of the response.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "sandbox_http_requests_in_flight",
+    "Requests being served right now.",
+    multiprocess_mode="livesum",
+)
+BUILD_INFO = Gauge(
+    "sandbox_build_info",
+    "Always 1; labels tell the component, its version and Python's.",
+    ["component", "version", "python_version"],
+    multiprocess_mode="max",
+)
+
+DB_POOL_CONNECTIONS = Gauge(
+    "sandbox_db_pool_connections",
+    "Pooled database connections by state.",
+    ["database", "state"],
+    multiprocess_mode="livesum",
+)
+DB_POOL_WAITING = Gauge(
+    "sandbox_db_pool_waiting",
+    "Requests waiting for a pooled database connection.",
+    ["database"],
+    multiprocess_mode="livesum",
+)
+CACHE_REQUESTS = Counter(
+    "sandbox_cache_requests_total", "Cache look-ups by result.", ["cache", "result"]
+)
+CACHE_FALLBACKS = Counter(
+    "sandbox_cache_fallbacks_total",
+    "Reads served from the database because the cache failed.",
+    ["cache"],
+)
+DEPENDENCY_REQUESTS = Counter(
+    "sandbox_dependency_requests_total",
+    "Calls to other services by target and outcome.",
+    ["target", "outcome"],
+)
+DEPENDENCY_DURATION = Histogram(
+    "sandbox_dependency_request_duration_seconds",
+    "Duration of calls to other services.",
+    ["target"],
+    buckets=LATENCY_BUCKETS,
+)
+JWKS_REFRESHES = Counter(
+    "sandbox_jwks_refreshes_total", "Fetches of the user service's JWKS.", ["outcome"]
+)
+
+REGISTRATIONS = Counter("sandbox_registrations_total", "Accounts registered.")
+LOGINS = Counter("sandbox_logins_total", "Password logins by outcome.", ["outcome"])
+PRODUCTS_WRITTEN = Counter(
+    "sandbox_products_written_total", "Product writes by operation.", ["operation"]
+)
+EVENTS_INGESTED = Counter(
+    "sandbox_events_ingested_total", "Activity events stored, by type and path.", ["type", "source"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "sandbox_outbox_backlog", "Unsent rows in the catalog outbox.", multiprocess_mode="max"
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "sandbox_outbox_oldest_age_seconds",
+    "Age of the oldest unsent outbox row; 0 when the outbox is empty.",
+    multiprocess_mode="max",
+)
+
+CELERY_TASKS = Counter(
+    "sandbox_celery_tasks_total", "Celery task executions by state.", ["task", "state"]
+)
+CELERY_TASK_DURATION = Histogram(
+    "sandbox_celery_task_duration_seconds",
+    "Run time of Celery tasks.",
+    ["task"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+# sandbox_celery_queue_length is collected from the broker at scrape time (beat).
+CELERY_WORKER_UP = Gauge(
+    "sandbox_celery_worker_up", "1 while the worker consumes.", multiprocess_mode="max"
+)
+CELERY_BEAT_LAST_TICK = Gauge(
+    "sandbox_celery_beat_last_tick_timestamp_seconds",
+    "When beat last sent a scheduled task.",
+    multiprocess_mode="max",
+)
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+def set_build_info(component: str, version: str) -> None:
+    BUILD_INFO.labels(component, version, platform.python_version()).set(1)
+
+
+def prepare_multiprocess_dir() -> None:
+    """Empty the multiprocess directory before workers start; stale files lie."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition for this process, or for all worker processes together."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

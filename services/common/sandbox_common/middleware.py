@@ -1,0 +1,112 @@
+"""One pure ASGI middleware for what every request needs: its id, its metrics
+and its access line. (``BaseHTTPMiddleware`` would cost throughput and break
+contextvars.) Unhandled exceptions end here as a contract-shaped 500."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sandbox_common import metrics
+from sandbox_common.context import REQUEST_ID_HEADER, accept_request_id
+
+_HEADER = REQUEST_ID_HEADER.lower().encode()
+_log = structlog.stdlib.get_logger("sandbox.access")
+_error_log = structlog.stdlib.get_logger("sandbox.error")
+UNMATCHED = "<unmatched>"
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, observe: bool = True) -> None:
+        self.app = app
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                incoming = value.decode("latin-1")
+                break
+        request_id = accept_request_id(incoming)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        rid_header = (_HEADER, request_id.encode())
+
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        start = time.perf_counter()
+        if self.observe:
+            metrics.HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            _error_log.exception("unhandled error", **{"url.path": scope.get("path")})
+            if not started:
+                await _send_500(send, request_id, rid_header)
+            status = 500
+        finally:
+            elapsed = time.perf_counter() - start
+            if self.observe:
+                metrics.HTTP_IN_FLIGHT.dec()
+                self._record(scope, status, elapsed)
+            structlog.contextvars.clear_contextvars()
+
+    @staticmethod
+    def _record(scope: Scope, status: int, elapsed: float) -> None:
+        route = route_template(scope)
+        method = scope["method"]
+        metrics.HTTP_REQUESTS.labels(route, method, metrics.status_class(status)).inc()
+        metrics.HTTP_DURATION.labels(route, method).observe(elapsed)
+        fields: dict[str, Any] = {
+            "http.request.method": method,
+            "url.path": scope.get("path"),
+            "http.route": route,
+            "http.response.status_code": status,
+            "event.duration": int(elapsed * 1e9),
+        }
+        client = scope.get("client")
+        if client:
+            fields["client.ip"] = client[0]
+        if status >= 500:
+            _log.error("request", **fields)
+        else:
+            _log.info("request", **fields)
+
+
+async def _send_500(send: Send, request_id: str, rid_header: tuple[bytes, bytes]) -> None:
+    body = orjson.dumps({"detail": "Internal server error", "request_id": request_id})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                rid_header,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,45 @@
+"""Settings shared by every process, read once from the environment at start.
+
+Each service subclasses :class:`CommonSettings` with its own fields. Nothing
+here has a default that would work as a secret: required values have no
+default, and production refuses development shortcuts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Environment → settings, one way. Variables are documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="ignore", frozen=True)
+
+    env: Literal["local", "production"] = "production"
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    host: str = "0.0.0.0"  # noqa: S104 - a container's server listens on every interface
+    port: int = 8000
+    web_concurrency: int = Field(default=1, ge=1)
+
+    redis_url: str
+    broker_url: str
+    broker_visibility_timeout: int = Field(default=120, ge=10)
+
+    user_url: str = "http://127.0.0.1:8001"
+    catalog_url: str = "http://127.0.0.1:8002"
+    jwt_issuer: str = "sandbox-user"
+    jwt_audience: str = "sandbox"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.user_url.rstrip('/')}/.well-known/jwks.json"
+
+    @model_validator(mode="after")
+    def _log_level_is_known(self) -> CommonSettings:
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown SANDBOX_LOG_LEVEL {self.log_level!r}")
+        return self

@@ -1,0 +1,1 @@
+"""The user service: accounts, credentials and tokens (PostgreSQL)."""

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from sandbox_common.settings import CommonSettings
+
+
+class UserSettings(CommonSettings):
+    port: int = 8001
+    user_database_url: str
+    jwt_private_key_file: Path
+    jwt_previous_public_keys_file: Path | None = None
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=50, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _admin_is_complete(self) -> UserSettings:
+        if (self.admin_email is None) != (self.admin_password is None):
+            raise ValueError("set both SANDBOX_ADMIN_EMAIL and SANDBOX_ADMIN_PASSWORD, or neither")
+        if self.admin_password is not None:
+            minimum = 8 if self.env == "local" else 12
+            if len(self.admin_password.get_secret_value()) < minimum:
+                raise ValueError(f"SANDBOX_ADMIN_PASSWORD must have at least {minimum} characters")
+        return self

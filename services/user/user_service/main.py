@@ -1,0 +1,103 @@
+"""The user service's app: ``sandbox-serve user`` runs :func:`create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+
+import structlog
+from fastapi import FastAPI
+from sandbox_common.app import create_app as create_service_app
+from sandbox_common.auth import StaticKeySource, TokenVerifier
+from sandbox_common.celery import connect_signals, create_celery
+from sandbox_common.db import create_async_db, ping, session_factory
+from sandbox_common.health import ReadinessCheck
+from sandbox_common.redis import create_redis
+
+from user_service import service
+from user_service.config import UserSettings
+from user_service.router import auth, jwks, users
+from user_service.security import TokenSigner
+from user_service.throttle import LoginThrottle
+
+_log = structlog.stdlib.get_logger(__name__)
+
+
+async def _bootstrap_admin(app: FastAPI, settings: UserSettings) -> None:
+    """Create the first admin once the database answers; retry with backoff until then."""
+    if settings.admin_email is None or settings.admin_password is None:
+        return
+    delay = 0.5
+    while True:
+        try:
+            async with app.state.sessions() as session:
+                created = await service.ensure_admin(
+                    session=session,
+                    email=settings.admin_email,
+                    password=settings.admin_password.get_secret_value(),
+                )
+            if created:
+                _log.info("first admin created")
+            return
+        except Exception as exc:
+            _log.warning("admin bootstrap waiting for the database", error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15)
+
+
+def create_app(settings: UserSettings | None = None) -> FastAPI:
+    settings = settings or UserSettings()  # type: ignore[call-arg]
+    signer = TokenSigner.from_files(
+        settings.jwt_private_key_file,
+        previous_public_keys_file=settings.jwt_previous_public_keys_file,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_async_db(settings.user_database_url, database="users")
+        redis = create_redis(settings.redis_url)
+        connect_signals()
+        app.state.engine = engine
+        app.state.redis = redis
+        app.state.sessions = session_factory(engine)
+        app.state.celery = create_celery(settings, main="user")
+        app.state.throttle = LoginThrottle(
+            redis,
+            max_per_account=settings.login_max_failures,
+            max_per_client=settings.login_max_failures_per_client,
+            window_seconds=settings.login_window_seconds,
+        )
+        bootstrap = asyncio.create_task(_bootstrap_admin(app, settings))
+        try:
+            yield
+        finally:
+            bootstrap.cancel()
+            with suppress(asyncio.CancelledError):
+                await bootstrap
+            await redis.aclose()
+            await engine.dispose()
+
+    def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
+        return {"postgres": lambda: ping(app.state.engine), "redis": app.state.redis.ping}
+
+    app = create_service_app(
+        service="user",
+        settings=settings,
+        routers=[auth, users, jwks],
+        readiness_checks=readiness,
+        lifespan=lifespan,
+    )
+    app.state.token_policy = service.TokenPolicy(
+        signer=signer, refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds)
+    )
+    app.state.token_verifier = TokenVerifier(
+        StaticKeySource(signer.verification_keys()),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return app

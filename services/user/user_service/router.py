@@ -1,0 +1,106 @@
+"""HTTP routes of the user service; logic lives in :mod:`user_service.service`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sandbox_common.auth import AdminPrincipal
+
+from user_service import service
+from user_service.dependencies import CeleryDep, CurrentUser, PolicyDep, SessionDep, ThrottleDep
+from user_service.schemas import (
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UpdateMeRequest,
+    UpdateRoleRequest,
+    UserPage,
+    UserPublic,
+)
+
+auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+users = APIRouter(prefix="/api/v1/users", tags=["users"])
+jwks = APIRouter(tags=["auth"])
+
+
+@auth.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterRequest, session: SessionDep, celery: CeleryDep) -> UserPublic:
+    return await service.register(
+        session=session,
+        celery=celery,
+        email=str(body.email),
+        password=body.password,
+        display_name=body.display_name,
+    )
+
+
+@auth.post("/token")
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    throttle: ThrottleDep,
+    policy: PolicyDep,
+) -> TokenPair:
+    client = request.client.host if request.client else "unknown"
+    return await service.login(
+        session=session,
+        throttle=throttle,
+        policy=policy,
+        email=form.username,
+        password=form.password,
+        client=client,
+    )
+
+
+@auth.post("/refresh")
+async def refresh(body: RefreshRequest, session: SessionDep, policy: PolicyDep) -> TokenPair:
+    return await service.refresh(session=session, policy=policy, refresh_token=body.refresh_token)
+
+
+@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    await service.logout(session=session, refresh_token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@jwks.get("/.well-known/jwks.json")
+async def jwks_document(policy: PolicyDep, response: Response) -> dict[str, list[dict[str, str]]]:
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return policy.signer.jwks()
+
+
+@users.get("/me")
+async def read_me(user: CurrentUser) -> UserPublic:
+    return service.to_public(user)
+
+
+@users.patch("/me")
+async def update_me(body: UpdateMeRequest, user: CurrentUser, session: SessionDep) -> UserPublic:
+    return await service.update_me(session=session, user=user, changes=body)
+
+
+@users.delete("/me", status_code=status.HTTP_202_ACCEPTED)
+async def delete_me(user: CurrentUser, session: SessionDep, celery: CeleryDep) -> dict[str, str]:
+    await service.delete_me(session=session, celery=celery, user=user)
+    return {"status": "erasure scheduled"}
+
+
+@users.get("")
+async def list_users(
+    _: AdminPrincipal,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> UserPage:
+    return await service.list_users(session=session, limit=limit, cursor=cursor)
+
+
+@users.patch("/{user_id}")
+async def set_role(
+    user_id: uuid.UUID, body: UpdateRoleRequest, _: AdminPrincipal, session: SessionDep
+) -> UserPublic:
+    return await service.set_role(session=session, user_id=user_id, role=body.role)

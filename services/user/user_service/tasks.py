@@ -1,0 +1,78 @@
+"""Celery tasks of the user service (queue ``user``). Thin: they take ids,
+are idempotent (so late acknowledgement is safe) and log with the request id
+of the HTTP request that caused them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from celery import current_app, shared_task
+from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
+from sandbox_common.context import current_request_id
+from sandbox_common.db import create_sync_db
+from sandbox_common.resources import PerProcess
+from sqlalchemy import Engine, String, Uuid, delete, exists, literal, select
+from sqlalchemy.dialects.postgresql import insert
+
+from user_service.models import Notification, RefreshToken, User
+
+_log = structlog.stdlib.get_logger(__name__)
+
+
+def _engine_factory() -> Engine:
+    return create_sync_db(os.environ["SANDBOX_USER_DATABASE_URL"])
+
+
+engine = PerProcess(_engine_factory)
+
+
+@shared_task(name="user.tasks.send_welcome", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+def send_welcome(user_id: str) -> None:
+    """Send the welcome notification once (the sandbox's mailbox is a table)."""
+    uid = uuid.UUID(user_id)
+    statement = (
+        insert(Notification)
+        .from_select(
+            ["id", "user_id", "kind", "request_id"],
+            select(
+                literal(uuid.uuid4(), Uuid),
+                User.id,
+                literal("welcome", String),
+                literal(current_request_id(), String),
+            ).where(User.id == uid, User.deleted_at.is_(None)),
+        )
+        .on_conflict_do_nothing(constraint="uq_notifications_user_kind")
+    )
+    with engine.get().begin() as conn:
+        sent = conn.execute(statement).rowcount
+    if sent:
+        _log.info("welcome notification sent", user_id=user_id)
+    else:
+        _log.info("welcome notification skipped: already sent or account gone", user_id=user_id)
+
+
+@shared_task(name="user.tasks.erase_account", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+def erase_account(user_id: str) -> None:
+    """Delete the account (tokens and notifications cascade), then its activity."""
+    uid = uuid.UUID(user_id)
+    with engine.get().begin() as conn:
+        conn.execute(delete(User).where(User.id == uid, User.deleted_at.is_not(None)))
+        still_active = conn.execute(select(exists().where(User.id == uid))).scalar()
+    if still_active:
+        _log.warning("erase skipped: account is not marked deleted", user_id=user_id)
+        return
+    publish(current_app, "activity.tasks.erase_user", kwargs={"user_id": user_id})
+    _log.info("account erased", user_id=user_id)
+
+
+@shared_task(name="user.tasks.purge_expired_tokens", autoretry_for=transient_errors(),
+             **RETRY_OPTIONS)  # fmt: skip
+def purge_expired_tokens() -> None:
+    with engine.get().begin() as conn:
+        removed = conn.execute(
+            delete(RefreshToken).where(RefreshToken.expires_at < datetime.now(UTC))
+        ).rowcount
+    _log.info("expired refresh tokens purged", count=removed)

@@ -1,0 +1,64 @@
+"""Login throttling in Redis: failed attempts counted per account and per
+client address in a fixed window. Redis down means no throttling (logged and
+counted), not no logins."""
+
+from __future__ import annotations
+
+import hashlib
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+_log = structlog.stdlib.get_logger(__name__)
+
+
+class LoginThrottle:
+    def __init__(
+        self, redis: Redis, *, max_per_account: int, max_per_client: int, window_seconds: int
+    ) -> None:
+        self._redis = redis
+        self._max_account = max_per_account
+        self._max_client = max_per_client
+        self._window = window_seconds
+
+    @staticmethod
+    def _keys(email: str, client: str) -> tuple[str, str]:
+        account = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+        return f"login:fail:account:{account}", f"login:fail:client:{client}"
+
+    async def retry_after(self, email: str, client: str) -> int | None:
+        """Seconds until a throttled login may try again; None when not throttled."""
+        account_key, client_key = self._keys(email, client)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(account_key).ttl(account_key).get(client_key).ttl(client_key)
+                account, account_ttl, per_client, client_ttl = await pipe.execute()
+        except RedisError as exc:
+            _log.warning("login throttle unavailable", error=type(exc).__name__)
+            return None
+        waits = []
+        if account is not None and int(account) >= self._max_account:
+            waits.append(account_ttl)
+        if per_client is not None and int(per_client) >= self._max_client:
+            waits.append(client_ttl)
+        if not waits:
+            return None
+        return max(1, *(int(w) for w in waits))
+
+    async def record_failure(self, email: str, client: str) -> None:
+        account_key, client_key = self._keys(email, client)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key in (account_key, client_key):
+                    pipe.incr(key).expire(key, self._window, nx=True)
+                await pipe.execute()
+        except RedisError as exc:
+            _log.warning("login throttle unavailable", error=type(exc).__name__)
+
+    async def reset(self, email: str) -> None:
+        account_key, _ = self._keys(email, "")
+        try:
+            await self._redis.delete(account_key)
+        except RedisError as exc:
+            _log.warning("login throttle unavailable", error=type(exc).__name__)

@@ -1,0 +1,1 @@
+"""The Celery worker and beat that run the tasks of all three services."""

@@ -1,0 +1,50 @@
+"""The worker's Celery app: the shared configuration, every service's tasks
+and the beat schedule."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+from celery import Celery
+from pydantic import Field
+from sandbox_common.celery import connect_signals, create_celery
+from sandbox_common.settings import CommonSettings
+
+TASK_MODULES = ("user_service.tasks", "catalog_service.tasks", "activity_service.tasks")
+
+
+class WorkerSettings(CommonSettings):
+    metrics_port: int = 9101
+    worker_concurrency: int = Field(default=4, ge=1)
+    worker_queues: str = "user,catalog,activity"
+    trending_interval_seconds: float = Field(default=30.0, ge=5.0)
+    outbox_relay_interval_seconds: float = Field(default=2.0, gt=0)
+
+
+def create_worker_app(settings: WorkerSettings) -> Celery:
+    app = create_celery(settings, main="sandbox")
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    app.conf.beat_schedule = {
+        "relay-catalog-outbox": {
+            "task": "catalog.tasks.relay_outbox",
+            "schedule": timedelta(seconds=settings.outbox_relay_interval_seconds),
+            "options": {"expires": settings.outbox_relay_interval_seconds * 5},
+        },
+        "compute-trending": {
+            "task": "activity.tasks.compute_trending",
+            "schedule": timedelta(seconds=settings.trending_interval_seconds),
+            "options": {"expires": settings.trending_interval_seconds},
+        },
+        "purge-expired-events": {
+            "task": "activity.tasks.purge_expired",
+            "schedule": timedelta(minutes=10),
+        },
+        "purge-expired-refresh-tokens": {
+            "task": "user.tasks.purge_expired_tokens",
+            "schedule": timedelta(hours=1),
+        },
+    }
+    connect_signals()
+    return app

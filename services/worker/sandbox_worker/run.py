@@ -1,0 +1,103 @@
+"""``sandbox-worker`` and ``sandbox-beat``: Celery with logging through our
+renderer and ``/metrics`` on ``SANDBOX_METRICS_PORT``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import redis
+import structlog
+from celery import signals
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+from sandbox_common import metrics
+from sandbox_common.celery import QUEUES
+from sandbox_common.logging import configure_logging
+from sandbox_common.metrics_server import serve_metrics
+
+from sandbox_worker.app import WorkerSettings, create_worker_app
+
+_log = structlog.stdlib.get_logger(__name__)
+
+
+class QueueLengthCollector(Collector):
+    """Queue depth read from the broker at scrape time."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._redis = redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)
+
+    def collect(self) -> Any:
+        family = GaugeMetricFamily(
+            "sandbox_celery_queue_length", "Messages waiting in a broker queue.", labels=["queue"]
+        )
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for queue in QUEUES:
+                    pipe.llen(queue)
+                lengths = pipe.execute()
+        except redis.RedisError:
+            return
+        for queue, length in zip(QUEUES, lengths, strict=True):
+            family.add_metric([queue], float(length))
+        yield family
+
+    def ping(self) -> bool:
+        return bool(self._redis.ping())
+
+
+def _settings(component: str) -> WorkerSettings:
+    settings = WorkerSettings()  # type: ignore[call-arg]
+    configure_logging(service=component, level=settings.log_level, fmt=settings.log_format)
+    metrics.set_build_info(component, "0.1.0")
+    return settings
+
+
+def worker() -> None:
+    settings = _settings("worker")
+    app = create_worker_app(settings)
+    # Queue depth is exported by beat alone (one process), not once per worker replica.
+    collector = QueueLengthCollector(settings.broker_url)
+    serve_metrics(settings.metrics_port, ready=lambda: metrics_ready(collector))
+
+    @signals.worker_ready.connect(weak=False)
+    def _up(**_: Any) -> None:
+        metrics.CELERY_WORKER_UP.set(1)
+        _log.info("worker ready", queues=settings.worker_queues)
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def _down(**_: Any) -> None:
+        metrics.CELERY_WORKER_UP.set(0)
+
+    app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={settings.worker_concurrency}",
+            f"--queues={settings.worker_queues}",
+            f"--loglevel={settings.log_level}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname=worker-{os.getpid()}@%h",
+        ]
+    )
+
+
+def metrics_ready(collector: QueueLengthCollector) -> bool:
+    return metrics.CELERY_WORKER_UP._value.get() == 1 and collector.ping()  # type: ignore[attr-defined]
+
+
+def beat() -> None:
+    settings = _settings("beat")
+    app = create_worker_app(settings)
+    REGISTRY.register(QueueLengthCollector(settings.broker_url))
+    serve_metrics(settings.metrics_port)
+
+    @signals.before_task_publish.connect(weak=False)
+    def _tick(**_: Any) -> None:
+        metrics.CELERY_BEAT_LAST_TICK.set_to_current_time()
+
+    schedule = os.path.join(tempfile.gettempdir(), f"sandbox-beat-{os.getuid()}.db")
+    app.Beat(schedule=schedule, loglevel=settings.log_level).run()
