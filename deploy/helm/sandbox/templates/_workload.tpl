@@ -1,0 +1,178 @@
+{{/*
+The one workload template: every component (services, worker, beat,
+datastores, exporters) is rendered by it, so they all get the same labels,
+ServiceAccount, security context, checksum annotations, Service, PDB and HPA.
+
+Context: dict with
+  root             $
+  component        name, e.g. "user" (objects are <fullname>-<component>)
+  kind             Deployment (default) or StatefulSet
+  replicas         replica count (ignored while an HPA is enabled)
+  strategy         Deployment strategy type (default RollingUpdate)
+  container        YAML of the main container, without securityContext
+  volumes          YAML list of extra volumes (a /tmp emptyDir is always there)
+  volumeClaims     YAML list of StatefulSet volumeClaimTemplates
+  ports            list of dict name/port the Service exposes
+  headless         true for a StatefulSet's governing Service
+  podAnnotations   extra pod annotations
+  podSecurityContext  overrides .Values.podSecurityContext (official datastore images run as their own uid)
+  pdb              dict enabled/maxUnavailable
+  autoscaling      dict enabled/minReplicas/maxReplicas/targetCPUUtilizationPercentage
+*/}}
+{{- define "sandbox.workload" -}}
+{{- $root := .root }}
+{{- $name := include "sandbox.componentName" (dict "root" $root "component" .component) }}
+{{- $ctx := dict "root" $root "component" .component }}
+{{- $kind := .kind | default "Deployment" }}
+{{- $autoscaling := .autoscaling | default dict }}
+{{- $pdb := .pdb | default dict }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "sandbox.labels" $ctx | nindent 4 }}
+automountServiceAccountToken: false
+---
+apiVersion: apps/v1
+kind: {{ $kind }}
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "sandbox.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not $autoscaling.enabled }}
+  replicas: {{ .replicas | default 1 }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "sandbox.selectorLabels" $ctx | nindent 6 }}
+  {{- if eq $kind "StatefulSet" }}
+  serviceName: {{ $name }}
+  podManagementPolicy: OrderedReady
+  updateStrategy:
+    type: RollingUpdate
+  {{- else }}
+  strategy:
+    type: {{ .strategy | default "RollingUpdate" }}
+  {{- end }}
+  template:
+    metadata:
+      labels:
+        {{- include "sandbox.selectorLabels" $ctx | nindent 8 }}
+        app.kubernetes.io/part-of: microservices-sandbox
+      annotations:
+        checksum/config: {{ include (print $root.Template.BasePath "/config.yaml") $root | sha256sum }}
+        {{- with .podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ $name }}
+      automountServiceAccountToken: false
+      securityContext:
+        {{- toYaml (.podSecurityContext | default $root.Values.podSecurityContext) | nindent 8 }}
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+      containers:
+        - {{- .container | trim | nindent 10 }}
+          securityContext:
+            {{- toYaml $root.Values.securityContext | nindent 12 }}
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
+        {{- with .volumes }}
+        {{- . | trim | nindent 8 }}
+        {{- end }}
+  {{- with .volumeClaims }}
+  volumeClaimTemplates:
+    {{- . | trim | nindent 4 }}
+  {{- end }}
+{{- if .ports }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "sandbox.labels" $ctx | nindent 4 }}
+spec:
+  type: ClusterIP
+  {{- if .headless }}
+  clusterIP: None
+  {{- end }}
+  selector:
+    {{- include "sandbox.selectorLabels" $ctx | nindent 4 }}
+  ports:
+    {{- range .ports }}
+    - name: {{ .name }}
+      port: {{ .port }}
+      targetPort: {{ .name }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- if $pdb.enabled }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "sandbox.labels" $ctx | nindent 4 }}
+spec:
+  maxUnavailable: {{ $pdb.maxUnavailable | default 1 }}
+  selector:
+    matchLabels:
+      {{- include "sandbox.selectorLabels" $ctx | nindent 6 }}
+{{- end }}
+{{- if $autoscaling.enabled }}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "sandbox.labels" $ctx | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: {{ $kind }}
+    name: {{ $name }}
+  minReplicas: {{ $autoscaling.minReplicas }}
+  maxReplicas: {{ $autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $autoscaling.targetCPUUtilizationPercentage }}
+{{- end }}
+{{- end }}
+
+{{/*
+Probes on a named port: startup and liveness on /healthz, readiness on /readyz.
+Context: dict "root" $ "port" <port name>.
+*/}}
+{{- define "sandbox.httpProbes" -}}
+{{- $p := .root.Values.probes }}
+startupProbe:
+  httpGet: {path: /healthz, port: {{ .port }}}
+  periodSeconds: {{ $p.startupPeriodSeconds }}
+  failureThreshold: {{ $p.startupFailureThreshold }}
+  timeoutSeconds: {{ $p.timeoutSeconds }}
+livenessProbe:
+  httpGet: {path: /healthz, port: {{ .port }}}
+  periodSeconds: {{ $p.livenessPeriodSeconds }}
+  failureThreshold: 3
+  timeoutSeconds: {{ $p.timeoutSeconds }}
+readinessProbe:
+  httpGet: {path: /readyz, port: {{ .port }}}
+  periodSeconds: {{ $p.readinessPeriodSeconds }}
+  failureThreshold: 2
+  timeoutSeconds: {{ $p.timeoutSeconds }}
+{{- end }}
