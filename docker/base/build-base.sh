@@ -61,6 +61,12 @@ rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* 
   "$root"/usr/share/locale/* "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* \
   "$root"/var/log/* "$root"/tmp/* "$root"/dev/*
 find "$root"/usr/lib/python3* -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+# A Python runtime needs neither the package manager nor Perl nor glibc's iconv
+# modules (Python has its own codecs); the image is rebuilt, never upgraded in place.
+rm -rf "$root"/usr/lib/*-linux-gnu/gconv "$root"/usr/lib/*-linux-gnu/perl-base "$root"/usr/share/perl5 \
+  "$root"/usr/bin/perl* "$root"/usr/lib/apt "$root"/usr/bin/apt* "$root"/usr/lib/*-linux-gnu/libapt-* \
+  "$root"/var/lib/dpkg/info/*.md5sums "$root"/var/cache/debconf/*-old "$root"/usr/share/bash-completion \
+  "$root"/usr/lib/python3.*/test "$root"/usr/lib/python3.*/lib2to3 "$root"/usr/lib/python3.*/pydoc_data
 
 python_version="$(chroot "$root" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 log "importing $TAG (Python $python_version)"
