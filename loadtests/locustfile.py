@@ -24,9 +24,9 @@ from typing import Any
 import gevent
 import prometheus_export
 import slo
-from locust import events
+from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
-from shapes import SHAPES, SelectedShape, default_shape_name
+from shapes import SHAPES, Tick, default_shape_name, shape_params
 from targets import admin_credentials, resolve_targets
 from testdata import PreparationError, prepare
 from users import Admin, AnonymousBrowser, Shopper
@@ -118,6 +118,24 @@ def _options(parser: Any) -> None:
 
 
 _STATE: dict[str, Any] = {}
+
+
+class SelectedShape(LoadTestShape):
+    """The shape named by ``--shape`` (see shapes.py), driven by ``-u``, ``-r`` and ``-t``."""
+
+    use_common_options = True
+
+    def tick(self) -> Tick:
+        options = self.runner.environment.parsed_options if self.runner else None
+        name = getattr(options, "shape", None) or default_shape_name()
+        params = shape_params(
+            name,
+            getattr(options, "num_users", None),
+            getattr(options, "spawn_rate", None),
+            getattr(options, "run_time", None),
+            headless=bool(getattr(options, "headless", True)),
+        )
+        return SHAPES[name](self.get_run_time(), params)
 
 
 def _is_worker(environment: Any) -> bool:

@@ -2,9 +2,11 @@
 
 Each shape is a pure function of the elapsed time and the run's parameters
 (peak users, spawn rate, duration) that returns the target user count and
-spawn rate, or ``None`` when the run is over. ``SelectedShape`` is the one
-``LoadTestShape`` Locust sees; it reads ``-u``, ``-r`` and ``-t`` so the same
-options drive every shape.
+spawn rate, or ``None`` when the run is over. The locustfile's
+``SelectedShape`` is the one ``LoadTestShape`` Locust sees; it reads ``-u``,
+``-r`` and ``-t`` so the same options drive every shape. (This module does not
+import Locust, whose import patches the standard library, so it can be unit
+tested next to everything else.)
 
 - steady: ramp to the peak, hold it (the everyday baseline and the smoke run).
 - ramp:   climb in ten equal steps to the peak, to find where latency bends.
@@ -20,8 +22,6 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from locust import LoadTestShape
 
 
 @dataclass(frozen=True)
@@ -96,24 +96,3 @@ def shape_params(
     else:
         duration = math.inf
     return ShapeParams(users=peak, spawn_rate=rate, duration=duration)
-
-
-class SelectedShape(LoadTestShape):
-    """The shape named by ``--shape``, driven by ``-u``, ``-r`` and ``-t``."""
-
-    use_common_options = True
-
-    def params(self) -> tuple[str, ShapeParams]:
-        options = self.runner.environment.parsed_options if self.runner else None
-        name = getattr(options, "shape", None) or default_shape_name()
-        return name, shape_params(
-            name,
-            getattr(options, "num_users", None),
-            getattr(options, "spawn_rate", None),
-            getattr(options, "run_time", None),
-            headless=bool(getattr(options, "headless", True)),
-        )
-
-    def tick(self) -> Tick:
-        name, params = self.params()
-        return SHAPES[name](self.get_run_time(), params)

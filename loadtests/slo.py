@@ -210,8 +210,12 @@ def results_from_stats(stats: Any) -> list[GroupResult]:
 def render_report(slo: Slo, results: Iterable[GroupResult], violations: list[Violation]) -> str:
     """A table of every group against its limits, then the verdict."""
     missed = {v.group for v in violations}
+    results = list(results)
+    seen = {result.group for result in results}
+    # Listed groups that never ran are shown too: silence is not a pass.
+    results += [GroupResult(group, 0, 0, 0.0, 0.0) for group in slo.groups if group not in seen]
     lines = [
-        f"{'SLO gate':<52} {'reqs':>7} {'fail%':>7} {'p95 ms':>8} {'req/s':>8}  limits",
+        f"{'SLO gate':<55} {'reqs':>7} {'fail%':>7} {'p95 ms':>8} {'req/s':>8}  limits",
     ]
     for result in sorted(results, key=lambda r: (r.group == AGGREGATED, r.group)):
         limits = slo.limits_for(result.group)
@@ -220,9 +224,11 @@ def render_report(slo: Slo, results: Iterable[GroupResult], violations: list[Vio
             for key in ("p95_ms", "max_error_ratio", "min_rps")
             if getattr(limits, key) is not None
         )
+        if limits.p95_ms is not None and 0 < result.requests < slo.min_samples_for_latency:
+            shown += f" (p95 not gated below {slo.min_samples_for_latency} requests)"
         mark = "MISS" if result.group in missed else "ok"
         lines.append(
-            f"{mark:<4} {result.group:<47} {result.requests:>7} {result.error_ratio:>7.2%} "
+            f"{mark:<4} {result.group:<50} {result.requests:>7} {result.error_ratio:>7.2%} "
             f"{result.p95_ms:>8.0f} {result.rps:>8.2f}  {shown}"
         )
     if violations:

@@ -98,5 +98,5 @@ ACCOUNT_DOMAIN = "loadtest.example.com"
 def pool_account(index: int, password_base: str | None = None) -> Credentials:
     base = password_base or os.environ.get("LOADTEST_ACCOUNT_PASSWORD") or "loadtest-account"
     return Credentials(
-        email=f"lt-user-{index:04d}@{ACCOUNT_DOMAIN}", password=f"{base}-{index:04d}"
+        email=f"lt-user-{index:04d}@{ACCOUNT_DOMAIN}", password=f"{base}-pool-{index:04d}"
     )

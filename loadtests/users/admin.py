@@ -20,6 +20,7 @@ class Admin(AuthenticatedUser):
     wait_time = between(5, 15)
 
     def on_start(self) -> None:
+        self.stop_unless_prepared()
         account = admin_credentials()
         if account is None:
             raise StopUser  # the preparation already said why

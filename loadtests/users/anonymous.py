@@ -18,6 +18,7 @@ class AnonymousBrowser(SandboxUser):
     wait_time = between(2, 8)
 
     def on_start(self) -> None:
+        self.stop_unless_prepared()
         # Everyone arrives on the front page.
         self.list_products(Route.PRODUCTS, {"limit": 20, "sort": "-created_at"})
 

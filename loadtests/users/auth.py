@@ -40,8 +40,10 @@ class AuthenticatedUser(SandboxUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                REFUSED_ACCOUNTS.add(account.email)
-                resp.failure(f"HTTP {resp.status_code} for {account.email}; not retried")
+                if 400 <= resp.status_code < 500:
+                    # Refused (wrong password, throttled, invalid): never again.
+                    REFUSED_ACCOUNTS.add(account.email)
+                resp.failure(f"HTTP {resp.status_code} for {account.email}")
                 return False
             return self._take_tokens(resp, resp.json())
 

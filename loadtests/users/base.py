@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import gevent
 from locust import FastHttpUser
+from locust.exception import StopUser
 from targets import Targets, resolve_targets
 
 
@@ -122,6 +123,11 @@ class SandboxUser(FastHttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.targets: Targets = resolve_targets(environment.host)
+
+    def stop_unless_prepared(self) -> None:
+        """No traffic when the preparation failed; the run is already quitting."""
+        if getattr(self.environment, "sandbox_preparation_failed", False):
+            raise StopUser
 
     # --- URLs -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ class Shopper(AuthenticatedUser):
     wait_time = between(2, 6)
 
     def on_start(self) -> None:
+        self.stop_unless_prepared()
         options = self.environment.parsed_options
         share = float(getattr(options, "new_account_share", 0.05) or 0)
         account = self.register() if random.random() < share else self.pool_account()

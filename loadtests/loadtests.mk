@@ -1,0 +1,65 @@
+# Load tests (Locust) and the throughput bench. Included by the main Makefile,
+# which defines SHELL, BIN and PY.
+
+##@ Load tests
+
+TARGET ?= local
+SHAPE ?= steady
+USERS ?= 20
+SPAWN_RATE ?=
+DURATION ?=
+GATEWAY_URL ?= http://localhost:8080
+SLO_PROFILE ?= default
+LOCUST_ARGS ?=
+LOADTEST_RESULTS ?= loadtests/results
+SMOKE_USERS ?= 10
+SMOKE_DURATION ?= 30s
+
+LOCUST := $(BIN)/locust --config loadtests/locust.conf
+
+# Resolved in the recipe (bash) so an unknown TARGET fails with a message.
+define loadtest_host
+case "$(TARGET)" in \
+  local) host_args=() ;; \
+  cluster) host_args=(--host "$(GATEWAY_URL)") ;; \
+  *) echo "error: TARGET must be local or cluster (got '$(TARGET)')" >&2; exit 2 ;; \
+esac
+endef
+
+define loadtest_results
+results="$(LOADTEST_RESULTS)/$$(date +%Y%m%d-%H%M%S)$(1)"; mkdir -p "$$results"; \
+echo "results: $$results"
+endef
+
+.PHONY: loadtest
+loadtest: venv ## Headless load test (TARGET=local|cluster SHAPE=steady|ramp|spike|soak USERS= DURATION=); report in loadtests/results/
+	@$(loadtest_host); $(call loadtest_results,-$(SHAPE)); \
+	rate="$(SPAWN_RATE)"; [ -n "$$rate" ] || rate=$$(( ($(USERS) + 9) / 10 )); \
+	time_args=(); [ -z "$(DURATION)" ] || time_args=(--run-time "$(DURATION)"); \
+	$(LOCUST) --headless "$${host_args[@]}" --shape "$(SHAPE)" --users "$(USERS)" \
+	  --spawn-rate "$$rate" "$${time_args[@]}" --slo-profile "$(SLO_PROFILE)" \
+	  --html "$$results/report.html" --csv "$$results/locust" --csv-full-history \
+	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log"
+
+.PHONY: loadtest-ui
+loadtest-ui: venv ## Locust web UI on http://127.0.0.1:8089 (TARGET=local|cluster; pick users, shape runs from SHAPE)
+	@$(loadtest_host); \
+	$(LOCUST) "$${host_args[@]}" --shape "$(SHAPE)" --web-host 127.0.0.1 --slo-profile off $(LOCUST_ARGS)
+
+.PHONY: loadtest-smoke
+loadtest-smoke: venv ## 30 s, 10 users against the local stack; fails when the smoke SLO gate fails
+	@$(loadtest_host); $(call loadtest_results,-smoke); \
+	$(LOCUST) --headless "$${host_args[@]}" --shape steady --users "$(SMOKE_USERS)" \
+	  --spawn-rate "$(SMOKE_USERS)" --run-time "$(SMOKE_DURATION)" --slo-profile smoke \
+	  --html "$$results/report.html" --csv "$$results/locust" \
+	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log"
+
+##@ Benchmarks
+
+BENCH_DURATION ?= 20s
+BENCH_CONNECTIONS ?= 64
+
+.PHONY: bench
+bench: venv ## wrk: cached product read on the catalog vs a bare ASGI app, observability on/off; writes docs/performance.md
+	@command -v wrk >/dev/null || { echo "error: wrk not found; install it (Debian: apt-get install wrk)" >&2; exit 1; }
+	$(PY) loadtests/bench/bench.py --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) --output docs/performance.md
