@@ -386,7 +386,9 @@ def ferretdb_binary() -> str:
     built = TOOLS_BIN / "sandbox-ferretdb"
     if built.exists():
         return str(built)
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
+    )
     if not go:
         fail("no mongod and no Go toolchain to build FerretDB; install one of them")
     assert go is not None

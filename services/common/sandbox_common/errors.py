@@ -18,7 +18,7 @@ class ServiceError(Exception):
     """A domain error with the HTTP answer it maps to."""
 
     status_code = 400
-    detail = "Bad request"
+    detail: str | list[dict[str, object]] = "Bad request"
 
     def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
         super().__init__(detail or self.detail)
@@ -35,6 +35,17 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status_code = 409
     detail = "Conflict"
+
+
+class InvalidField(ServiceError):
+    """A 422 for a rule no schema can check (an unknown category, say), shaped
+    like FastAPI's own list of field errors."""
+
+    status_code = 422
+
+    def __init__(self, *loc: str | int, msg: str) -> None:
+        super().__init__(msg)
+        self.detail = [{"type": "value_error", "loc": list(loc), "msg": msg}]  # type: ignore[assignment]
 
 
 class Unauthorized(ServiceError):

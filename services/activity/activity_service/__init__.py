@@ -1,0 +1,1 @@
+"""The activity service: events, feeds, product stats and trending (MongoDB)."""

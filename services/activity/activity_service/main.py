@@ -1,0 +1,101 @@
+"""The activity service's app: ``sandbox-serve activity`` runs :func:`create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from sandbox_common.app import create_app as create_service_app
+from sandbox_common.auth import JwksKeySource, TokenVerifier
+from sandbox_common.batching import BatchPublisher
+from sandbox_common.celery import connect_signals, create_celery
+from sandbox_common.health import ReadinessCheck
+from sandbox_common.http import create_client
+from sandbox_common.redis import create_redis
+
+from activity_service import db
+from activity_service.catalog_client import CatalogNames
+from activity_service.config import ActivitySettings
+from activity_service.router import router
+
+_log = structlog.stdlib.get_logger(__name__)
+
+
+def mongo_client(url: str) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(
+        url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, socketTimeoutMS=5000,
+        maxPoolSize=50, tz_aware=True, appname="sandbox-activity",
+    )  # fmt: skip
+
+
+async def _ensure_indexes(app: FastAPI, settings: ActivitySettings) -> None:
+    delay = 0.5
+    while True:
+        try:
+            info = await app.state.mongo.admin.command("buildInfo")
+            expiry = db.expiry_mode(settings.activity_expiry, info)
+            await app.state.events.create_indexes(
+                db.index_models(expiry=expiry, retention_days=settings.activity_retention_days)
+            )
+            _log.info("indexes ready", expiry=expiry)
+            return
+        except Exception as exc:
+            _log.warning("index creation waiting for MongoDB", error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15)
+
+
+def create_app(settings: ActivitySettings | None = None) -> FastAPI:
+    settings = settings or ActivitySettings()  # type: ignore[call-arg]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mongo = mongo_client(settings.mongo_url)
+        redis = create_redis(settings.redis_url)
+        http = create_client()
+        connect_signals()
+        celery = create_celery(settings, main="activity")
+        app.state.mongo = mongo
+        app.state.events = mongo[settings.mongo_database][db.EVENTS]
+        app.state.redis = redis
+        app.state.publisher = BatchPublisher(celery, "activity.tasks.record_events",
+                                             extra_kwargs={"source": "api"})  # fmt: skip
+        app.state.catalog_names = CatalogNames(
+            http, base_url=settings.catalog_url, timeout=settings.catalog_timeout_seconds
+        )
+        app.state.token_verifier = TokenVerifier(
+            JwksKeySource(settings.jwks_url, client=http),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        app.state.publisher.start()
+        indexes = asyncio.create_task(_ensure_indexes(app, settings))
+        try:
+            yield
+        finally:
+            indexes.cancel()
+            with suppress(asyncio.CancelledError):
+                await indexes
+            await app.state.publisher.stop()
+            await http.aclose()
+            await redis.aclose()
+            await mongo.close()
+
+    def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
+        return {
+            "mongodb": lambda: app.state.mongo.admin.command("ping"),
+            "redis": app.state.redis.ping,
+        }
+
+    return create_service_app(
+        service="activity",
+        settings=settings,
+        routers=[router],
+        readiness_checks=readiness,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,84 @@
+"""HTTP routes of the activity service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from pymongo.asynchronous.collection import AsyncCollection
+from sandbox_common.auth import AdminPrincipal, CurrentPrincipal
+from sandbox_common.batching import BatchPublisher
+
+from activity_service import service
+from activity_service.catalog_client import CatalogNames
+from activity_service.schemas import EventAccepted, EventCreate, EventPage, ProductStats, Trending
+
+router = APIRouter(prefix="/api/v1/activity", tags=["activity"])
+
+
+def _events(request: Request) -> AsyncCollection[dict[str, Any]]:
+    events: AsyncCollection[dict[str, Any]] = request.app.state.events
+    return events
+
+
+def _publisher(request: Request) -> BatchPublisher:
+    publisher: BatchPublisher = request.app.state.publisher
+    return publisher
+
+
+EventsDep = Annotated[AsyncCollection[dict[str, Any]], Depends(_events)]
+PublisherDep = Annotated[BatchPublisher, Depends(_publisher)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Before = Annotated[str | None, Query(max_length=512)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
+]
+
+
+@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+async def record_event(
+    body: EventCreate,
+    principal: CurrentPrincipal,
+    publisher: PublisherDep,
+    idempotency_key: IdempotencyKey = None,
+) -> EventAccepted:
+    return await service.accept_event(
+        publisher=publisher, principal=principal, body=body, idempotency_key=idempotency_key
+    )
+
+
+@router.get("/me")
+async def my_feed(
+    principal: CurrentPrincipal, events: EventsDep, limit: Limit = 20, before: Before = None
+) -> EventPage:
+    return await service.feed(events=events, user_id=principal.user_id, limit=limit, before=before)
+
+
+@router.get("/users/{user_id}")
+async def user_feed(
+    user_id: uuid.UUID,
+    _: AdminPrincipal,
+    events: EventsDep,
+    limit: Limit = 20,
+    before: Before = None,
+) -> EventPage:
+    return await service.feed(events=events, user_id=str(user_id), limit=limit, before=before)
+
+
+@router.get("/products/{product_id}/stats")
+async def product_stats(product_id: uuid.UUID, events: EventsDep) -> ProductStats:
+    return await service.product_stats(events=events, product_id=str(product_id))
+
+
+@router.get("/trending")
+async def trending(
+    request: Request,
+    events: EventsDep,
+    window: Literal["1h", "24h", "7d"] = "24h",
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> Trending:
+    names: CatalogNames = request.app.state.catalog_names
+    return await service.trending_products(
+        events=events, redis=request.app.state.redis, names=names, window=window, limit=limit
+    )

@@ -1,0 +1,122 @@
+"""Celery tasks of the activity service (queue ``activity``): ingestion,
+erasure, trending and retention. Every write is idempotent on ``event_id``."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import redis
+import structlog
+from celery import shared_task
+from pymongo import MongoClient
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+from sandbox_common import metrics
+from sandbox_common.celery import RETRY_OPTIONS, transient_errors
+from sandbox_common.resources import PerProcess
+
+from activity_service import db, trending
+from activity_service.events import parse_events
+
+_log = structlog.stdlib.get_logger(__name__)
+DUPLICATE_KEY = 11000
+
+
+class _Store:
+    """The worker's MongoDB and Redis, made once per process, indexes ensured."""
+
+    def __init__(self) -> None:
+        self.retention_days = int(os.environ.get("SANDBOX_ACTIVITY_RETENTION_DAYS", "30"))
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            os.environ["SANDBOX_MONGO_URL"], serverSelectionTimeoutMS=5000,
+            socketTimeoutMS=30000, tz_aware=True, appname="sandbox-worker",
+        )  # fmt: skip
+        self.events: Collection[dict[str, Any]] = client[
+            os.environ.get("SANDBOX_MONGO_DATABASE", "activity")
+        ][db.EVENTS]
+        self.expiry = db.expiry_mode(
+            os.environ.get("SANDBOX_ACTIVITY_EXPIRY", "auto"), client.admin.command("buildInfo")
+        )
+        self.events.create_indexes(
+            db.index_models(expiry=self.expiry, retention_days=self.retention_days)
+        )
+        self.redis = redis.Redis.from_url(
+            os.environ["SANDBOX_REDIS_URL"], socket_timeout=2, socket_connect_timeout=2
+        )
+
+
+store = PerProcess(_Store)
+
+
+def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]], *,
+                  source: str) -> int:  # fmt: skip
+    """One ``insert_many`` for the whole batch; duplicates are skipped, not errors."""
+    valid, rejected = parse_events(raw)
+    if rejected:
+        _log.warning("invalid events dropped", count=rejected)
+    if not valid:
+        return 0
+    documents = [event.document() for event in valid]
+    failed: set[int] = set()
+    try:
+        events.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+        if others:
+            raise
+        failed = {e["index"] for e in errors}
+    inserted = Counter(doc["type"] for i, doc in enumerate(documents) if i not in failed)
+    for event_type, count in inserted.items():
+        metrics.EVENTS_INGESTED.labels(event_type, source).inc(count)
+    return sum(inserted.values())
+
+
+@shared_task(name="activity.tasks.record_events", autoretry_for=transient_errors(),
+             **RETRY_OPTIONS)  # fmt: skip
+def record_events(events: list[dict[str, Any]], source: str = "task") -> None:
+    source = source if source in ("api", "task") else "task"
+    stored = insert_events(store.get().events, events, source=source)
+    _log.info("events recorded", received=len(events), stored=stored)
+
+
+@shared_task(name="activity.tasks.erase_user", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+def erase_user(user_id: str) -> None:
+    removed = store.get().events.delete_many({"user_id": user_id}).deleted_count
+    _log.info("user activity erased", user_id=user_id, count=removed)
+
+
+@shared_task(name="activity.tasks.compute_trending", autoretry_for=transient_errors(),
+             max_retries=2)  # fmt: skip
+def compute_trending() -> None:
+    s = store.get()
+    now = datetime.now(UTC)
+    for window in trending.WINDOWS:
+        results = {
+            event_type: list(s.events.aggregate(pipeline))
+            for event_type, pipeline in trending.pipelines(window, now=now).items()
+        }
+        ranking = trending.combine(results)
+        s.redis.set(trending.cache_key(window), orjson.dumps(ranking),
+                    ex=trending.CACHE_TTL_SECONDS)  # fmt: skip
+    _log.info("trending computed")
+
+
+def purge_older_than(events: Collection[dict[str, Any]], cutoff: datetime) -> int:
+    return events.delete_many({"occurred_at": {"$lt": cutoff}}).deleted_count
+
+
+@shared_task(name="activity.tasks.purge_expired", autoretry_for=transient_errors(),
+             **RETRY_OPTIONS)  # fmt: skip
+def purge_expired() -> None:
+    """Retention where the server has no TTL expiry (FerretDB); on MongoDB the TTL index does it."""
+    s = store.get()
+    if s.expiry != "purge":
+        return
+    cutoff = datetime.now(UTC) - timedelta(days=s.retention_days)
+    removed = purge_older_than(s.events, cutoff)
+    _log.info("expired events purged", count=removed)

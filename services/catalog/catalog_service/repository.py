@@ -1,0 +1,101 @@
+"""The only module of the catalog that speaks SQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_service.models import SEARCH_CONFIG, Category, OutboxEvent, Product
+
+SORT_COLUMNS = {
+    "price": (Product.price, False),
+    "-price": (Product.price, True),
+    "name": (Product.name, False),
+    "-created_at": (Product.created_at, True),
+}
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    q: str | None = None
+    category: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    ids: list[uuid.UUID] | None = None
+
+
+async def list_categories(session: AsyncSession) -> list[Category]:
+    return list((await session.execute(select(Category).order_by(Category.slug))).scalars())
+
+
+async def get_category_by_slug(session: AsyncSession, *, slug: str) -> Category | None:
+    result = await session.execute(select(Category).where(Category.slug == slug))
+    return result.scalar_one_or_none()
+
+
+async def get_product(session: AsyncSession, *, product_id: uuid.UUID) -> Product | None:
+    return await session.get(Product, product_id)
+
+
+async def lock_product(session: AsyncSession, *, product_id: uuid.UUID) -> Product | None:
+    result = await session.execute(
+        select(Product).where(Product.id == product_id).with_for_update(of=Product)
+    )
+    return result.unique().scalar_one_or_none()
+
+
+def _filtered(query: Select[Any], filters: ProductFilter) -> Select[Any]:
+    if filters.q:
+        tsquery = func.websearch_to_tsquery(SEARCH_CONFIG, filters.q)
+        query = query.where(Product.search.op("@@")(tsquery))
+    if filters.category is not None:
+        query = query.where(
+            Product.category_id.in_(select(Category.id).where(Category.slug == filters.category))
+        )
+    if filters.min_price is not None:
+        query = query.where(Product.price >= filters.min_price)
+    if filters.max_price is not None:
+        query = query.where(Product.price <= filters.max_price)
+    if filters.ids is not None:
+        query = query.where(Product.id.in_(filters.ids))
+    return query
+
+
+def product_page_query(
+    filters: ProductFilter, *, sort: str, limit: int, after: tuple[Any, uuid.UUID] | None
+) -> Select[Any]:
+    column, descending = SORT_COLUMNS[sort]
+    query = _filtered(select(Product), filters)
+    if after is not None:
+        key: ColumnElement[bool]
+        if descending:
+            key = tuple_(column, Product.id) < tuple_(*after)
+        else:
+            key = tuple_(column, Product.id) > tuple_(*after)
+        query = query.where(key)
+    if descending:
+        query = query.order_by(column.desc(), Product.id.desc())
+    else:
+        query = query.order_by(column.asc(), Product.id.asc())
+    return query.limit(limit)
+
+
+async def list_products(
+    session: AsyncSession,
+    filters: ProductFilter,
+    *,
+    sort: str,
+    limit: int,
+    after: tuple[Any, uuid.UUID] | None,
+) -> list[Product]:
+    query = product_page_query(filters, sort=sort, limit=limit, after=after)
+    return list((await session.execute(query)).unique().scalars())
+
+
+async def add_outbox(session: AsyncSession, *, event: dict[str, Any]) -> None:
+    await session.execute(insert(OutboxEvent).values(event=event))

@@ -1,0 +1,146 @@
+"""HTTP routes of the catalog; logic lives in :mod:`catalog_service.service`."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sandbox_common.auth import AdminPrincipal, CurrentPrincipal, OptionalPrincipal
+from sandbox_common.batching import PublishFailed
+from sandbox_common.errors import ServiceError
+
+from catalog_service import service
+from catalog_service.dependencies import CacheDep, CeleryDep, EventsDep, SessionDep, SessionsDep
+from catalog_service.repository import ProductFilter
+from catalog_service.schemas import (
+    CategoryCreate,
+    CategoryList,
+    CategoryPublic,
+    ProductCreate,
+    ProductPage,
+    ProductPublic,
+    ProductUpdate,
+    Sort,
+)
+
+categories = APIRouter(prefix="/api/v1/categories", tags=["categories"])
+products = APIRouter(prefix="/api/v1/products", tags=["products"])
+
+
+class EventsUnavailable(ServiceError):
+    status_code = 503
+    detail = "Cannot record the like right now; try again"
+
+
+@categories.get("")
+async def list_categories(session: SessionDep) -> CategoryList:
+    return await service.list_categories(session=session)
+
+
+@categories.post("", status_code=status.HTTP_201_CREATED)
+async def create_category(
+    body: CategoryCreate, _: AdminPrincipal, session: SessionDep
+) -> CategoryPublic:
+    return await service.create_category(session=session, body=body)
+
+
+@products.get("")
+async def list_products(
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    min_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    sort: Sort = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ids: Annotated[str | None, Query(max_length=4000)] = None,
+) -> ProductPage:
+    filters = ProductFilter(
+        q=q.strip() if q else None,
+        category=category,
+        min_price=min_price,
+        max_price=max_price,
+        ids=service.parse_ids(ids),
+    )
+    return await service.list_products(
+        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
+    )
+
+
+@products.get(
+    "/{product_id}",
+    response_class=Response,
+    responses={200: {"model": ProductPublic, "description": "The product"},
+               304: {"description": "Not modified"}},
+)  # fmt: skip
+async def get_product(
+    product_id: uuid.UUID,
+    principal: OptionalPrincipal,
+    sessions: SessionsDep,
+    cache: CacheDep,
+    events: EventsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    body = await service.read_product(sessions=sessions, cache=cache, product_id=product_id)
+    if principal is not None:
+        await events.submit(
+            service.view_event(product_id=product_id, user_id=principal.user_id), wait=False
+        )
+    tag = service.etag(body)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if service.etag_matches(if_none_match, tag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@products.post("", status_code=status.HTTP_201_CREATED)
+async def create_product(
+    body: ProductCreate, admin: AdminPrincipal, session: SessionDep, celery: CeleryDep
+) -> ProductPublic:
+    return await service.create_product(session=session, celery=celery, body=body, actor=admin)
+
+
+@products.patch("/{product_id}")
+async def update_product(
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    cache: CacheDep,
+    celery: CeleryDep,
+) -> ProductPublic:
+    return await service.update_product(
+        session=session, cache=cache, celery=celery, product_id=product_id, body=body, actor=admin
+    )
+
+
+@products.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_product(
+    product_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, cache: CacheDep,
+    celery: CeleryDep,
+) -> Response:  # fmt: skip
+    await service.delete_product(
+        session=session, cache=cache, celery=celery, product_id=product_id, actor=admin
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@products.post("/{product_id}/like", status_code=status.HTTP_204_NO_CONTENT)
+async def like_product(
+    product_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    sessions: SessionsDep,
+    cache: CacheDep,
+    events: EventsDep,
+) -> Response:
+    await service.read_product(sessions=sessions, cache=cache, product_id=product_id)
+    try:
+        await events.submit(
+            service.like_event(product_id=product_id, user_id=principal.user_id), wait=True
+        )
+    except PublishFailed as exc:
+        raise EventsUnavailable() from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

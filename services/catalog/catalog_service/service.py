@@ -1,0 +1,302 @@
+"""The catalog's logic: reads through the cache, writes with their outbox
+event in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import structlog
+from anyio import to_thread
+from celery import Celery
+from sandbox_common import metrics
+from sandbox_common.auth import Principal
+from sandbox_common.celery import publish
+from sandbox_common.context import current_request_id
+from sandbox_common.errors import Conflict, InvalidField, NotFound
+from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from catalog_service import repository
+from catalog_service.cache import ProductCache
+from catalog_service.models import Category, Product
+from catalog_service.repository import ProductFilter
+from catalog_service.schemas import (
+    CategoryCreate,
+    CategoryList,
+    CategoryPublic,
+    ProductCreate,
+    ProductPage,
+    ProductPublic,
+    ProductUpdate,
+)
+
+_log = structlog.stdlib.get_logger(__name__)
+MAX_IDS = 100
+LIKE_NAMESPACE = uuid.UUID("6f1c1d2e-3b9a-4c55-9a51-0c7f5a3e2b10")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_public(product: Product) -> ProductPublic:
+    return ProductPublic(
+        id=product.id,
+        sku=product.sku,
+        name=product.name,
+        description=product.description,
+        price=product.price,
+        currency=product.currency,
+        category=product.category.slug if product.category else None,
+        stock=product.stock,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+def serialize(product: Product) -> bytes:
+    return to_public(product).model_dump_json().encode()
+
+
+def etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, tag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {c.strip().removeprefix("W/") for c in if_none_match.split(",")}
+    return "*" in candidates or tag in candidates
+
+
+def event(
+    *, type_: str, actor: str, product_id: uuid.UUID | str, metadata: dict[str, Any] | None = None,
+    event_id: uuid.UUID | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "event_id": str(event_id or uuid.uuid4()),
+        "type": type_,
+        "user_id": actor,
+        "object_id": str(product_id),
+        "metadata": metadata or {},
+        "occurred_at": _now().isoformat(),
+        "request_id": current_request_id(),
+    }
+
+
+# -- categories --------------------------------------------------------------------------------
+
+
+async def list_categories(*, session: AsyncSession) -> CategoryList:
+    categories = await repository.list_categories(session)
+    return CategoryList(items=[CategoryPublic.model_validate(c, from_attributes=True)
+                               for c in categories])  # fmt: skip
+
+
+async def create_category(*, session: AsyncSession, body: CategoryCreate) -> CategoryPublic:
+    category = Category(slug=body.slug, name=body.name)
+    session.add(category)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("Category slug already exists") from exc
+    return CategoryPublic.model_validate(category, from_attributes=True)
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+async def read_product(
+    *, sessions: async_sessionmaker[AsyncSession], cache: ProductCache, product_id: uuid.UUID
+) -> bytes:
+    """The product's JSON, from Redis when cached; PostgreSQL only on a miss."""
+    body, generation = await cache.get(product_id)
+    if body is not None:
+        return body
+    async with sessions() as session:
+        product = await repository.get_product(session, product_id=product_id)
+        if product is None:
+            raise NotFound("Product not found")
+        body = serialize(product)
+    if generation is not None:
+        await cache.fill(product_id, generation, body)
+    return body
+
+
+def parse_ids(raw: str | None) -> list[uuid.UUID] | None:
+    if raw is None:
+        return None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > MAX_IDS:
+        raise InvalidField("query", "ids", msg=f"at most {MAX_IDS} ids")
+    try:
+        return [uuid.UUID(p) for p in parts]
+    except ValueError as exc:
+        raise InvalidField("query", "ids", msg="ids must be comma-separated UUIDs") from exc
+
+
+def _cursor_key(sort: str, product: Product) -> Any:
+    if sort in ("price", "-price"):
+        return str(product.price)
+    if sort == "name":
+        return product.name
+    return product.created_at.isoformat()
+
+
+def _parse_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
+    cursor_sort, key, product_id = decode_cursor(cursor, length=3)
+    if cursor_sort != sort or not isinstance(key, str) or not isinstance(product_id, str):
+        raise BadCursor()
+    try:
+        parsed: Any
+        if sort in ("price", "-price"):
+            parsed = Decimal(key)
+            if not parsed.is_finite():
+                raise BadCursor()
+        elif sort == "name":
+            parsed = key
+        else:
+            parsed = datetime.fromisoformat(key)
+        return parsed, uuid.UUID(product_id)
+    except (InvalidOperation, ValueError) as exc:
+        raise BadCursor() from exc
+
+
+async def list_products(
+    *, session: AsyncSession, filters: ProductFilter, sort: str, limit: int, cursor: str | None
+) -> ProductPage:
+    after = _parse_cursor(cursor, sort) if cursor is not None else None
+    products = await repository.list_products(
+        session, filters, sort=sort, limit=limit + 1, after=after
+    )
+    next_cursor = None
+    if len(products) > limit:
+        products = products[:limit]
+        last = products[-1]
+        next_cursor = encode_cursor([sort, _cursor_key(sort, last), str(last.id)])
+    return ProductPage(items=[to_public(p) for p in products], next_cursor=next_cursor)
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+async def _category_id(session: AsyncSession, slug: str | None) -> int | None:
+    if slug is None:
+        return None
+    category = await repository.get_category_by_slug(session, slug=slug)
+    if category is None:
+        raise InvalidField("body", "category", msg="Unknown category")
+    return category.id
+
+
+def _write_metadata(product: Product) -> dict[str, Any]:
+    return {"sku": product.sku, "name": product.name[:100], "price": str(product.price)}
+
+
+async def _kick_relay(celery: Celery) -> None:
+    """Ask for an outbox relay now rather than at the next beat; beat covers a failure."""
+    try:
+        await to_thread.run_sync(lambda: publish(celery, "catalog.tasks.relay_outbox", kwargs={}))
+    except Exception as exc:
+        _log.warning("outbox relay kick failed; beat will relay", error=type(exc).__name__)
+
+
+async def _commit_write(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("SKU already exists") from exc
+
+
+async def create_product(
+    *, session: AsyncSession, celery: Celery, body: ProductCreate, actor: Principal
+) -> ProductPublic:
+    product = Product(
+        id=uuid.uuid4(),
+        sku=body.sku,
+        name=body.name,
+        description=body.description,
+        price=body.price,
+        currency=body.currency,
+        category_id=await _category_id(session, body.category),
+        stock=body.stock,
+    )
+    session.add(product)
+    await session.flush()
+    await repository.add_outbox(session, event=event(
+        type_="product.created", actor=actor.user_id, product_id=product.id,
+        metadata=_write_metadata(product)))  # fmt: skip
+    await _commit_write(session)
+    await session.refresh(product, ["category"])
+    metrics.PRODUCTS_WRITTEN.labels("create").inc()
+    await _kick_relay(celery)
+    return to_public(product)
+
+
+async def update_product(
+    *,
+    session: AsyncSession,
+    cache: ProductCache,
+    celery: Celery,
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    actor: Principal,
+) -> ProductPublic:
+    product = await repository.lock_product(session, product_id=product_id)
+    if product is None:
+        raise NotFound("Product not found")
+    changes = body.model_dump(exclude_unset=True)
+    if "category" in changes:
+        product.category_id = await _category_id(session, changes.pop("category"))
+    for field, value in changes.items():
+        setattr(product, field, value)
+    product.updated_at = _now()
+    await repository.add_outbox(session, event=event(
+        type_="product.updated", actor=actor.user_id, product_id=product.id,
+        metadata={**_write_metadata(product),
+                  "fields": ",".join(sorted(body.model_fields_set))}))  # fmt: skip
+    await _commit_write(session)
+    await cache.invalidate(product_id)
+    await session.refresh(product, ["category"])
+    metrics.PRODUCTS_WRITTEN.labels("update").inc()
+    await _kick_relay(celery)
+    return to_public(product)
+
+
+async def delete_product(
+    *,
+    session: AsyncSession,
+    cache: ProductCache,
+    celery: Celery,
+    product_id: uuid.UUID,
+    actor: Principal,
+) -> None:
+    product = await repository.lock_product(session, product_id=product_id)
+    if product is None:
+        raise NotFound("Product not found")
+    metadata = _write_metadata(product)
+    await session.delete(product)
+    await repository.add_outbox(session, event=event(
+        type_="product.deleted", actor=actor.user_id, product_id=product_id,
+        metadata=metadata))  # fmt: skip
+    await session.commit()
+    await cache.invalidate(product_id)
+    metrics.PRODUCTS_WRITTEN.labels("delete").inc()
+    await _kick_relay(celery)
+
+
+def like_event(*, product_id: uuid.UUID, user_id: str) -> dict[str, Any]:
+    # One like per user and product, however often it is sent.
+    event_id = uuid.uuid5(LIKE_NAMESPACE, f"{user_id}:{product_id}")
+    return event(type_="product.liked", actor=user_id, product_id=product_id, event_id=event_id)
+
+
+def view_event(*, product_id: uuid.UUID, user_id: str) -> dict[str, Any]:
+    return event(type_="product.viewed", actor=user_id, product_id=product_id)
