@@ -1,0 +1,94 @@
+# Cluster deployment of the sandbox: images, a kind (or minikube) cluster, the
+# platform charts and the sandbox chart. Included by the main Makefile.
+#
+#   make up [CLUSTER=kind|minikube] [PROFILE=full|lite]
+#   make status | logs SERVICE=user | grafana | kibana | down
+#   make deploy-check          chart, manifests, images: everything without a cluster
+
+CLUSTER ?= kind
+PROFILE ?= full
+CLUSTER_NAME ?= sandbox
+NAMESPACE ?= sandbox
+RELEASE ?= sandbox
+HOST_PORT ?= 8080
+TIMEOUT ?= 20m
+SERVICE ?= user
+
+TOOLS := $(CURDIR)/.tools
+TOOLS_BIN := $(TOOLS)/bin
+TOOL_VENV := $(TOOLS)/venv
+HELM ?= $(if $(wildcard $(TOOLS_BIN)/helm),$(TOOLS_BIN)/helm,helm)
+KIND ?= $(if $(wildcard $(TOOLS_BIN)/kind),$(TOOLS_BIN)/kind,kind)
+KUBECTL ?= kubectl
+
+CHART := deploy/helm/sandbox
+IMAGE_REPOSITORY ?= microservices-sandbox
+IMAGE_TAG ?= $(shell awk '/^appVersion:/ { gsub(/"/, "", $$2); print $$2 }' $(CHART)/Chart.yaml)
+IMAGE := $(IMAGE_REPOSITORY):$(IMAGE_TAG)
+# The official slim image; `make images` falls back to a locally built Debian
+# base when it cannot be pulled (air-gapped / registry-less builds).
+PYTHON_IMAGE ?= python:3.12-slim
+
+# Upstream charts, pinned.
+KPS_VERSION ?= 88.5.3
+ECK_OPERATOR_VERSION ?= 3.5.0
+ECK_STACK_VERSION ?= 0.20.0
+FLUENT_BIT_VERSION ?= 0.58.1
+ENVOY_GATEWAY_VERSION ?= v1.9.0
+METRICS_SERVER_VERSION ?= 3.13.1
+KIND_VERSION ?= v0.33.0
+HELM_VERSION ?= v3.22.0
+
+DEPLOY_ENV = CLUSTER=$(CLUSTER) PROFILE=$(PROFILE) CLUSTER_NAME=$(CLUSTER_NAME) \
+  NAMESPACE=$(NAMESPACE) RELEASE=$(RELEASE) HOST_PORT=$(HOST_PORT) TIMEOUT=$(TIMEOUT) \
+  HELM=$(HELM) KIND=$(KIND) KUBECTL=$(KUBECTL) IMAGE=$(IMAGE) PYTHON_IMAGE=$(PYTHON_IMAGE) \
+  KPS_VERSION=$(KPS_VERSION) ECK_OPERATOR_VERSION=$(ECK_OPERATOR_VERSION) \
+  ECK_STACK_VERSION=$(ECK_STACK_VERSION) FLUENT_BIT_VERSION=$(FLUENT_BIT_VERSION) \
+  ENVOY_GATEWAY_VERSION=$(ENVOY_GATEWAY_VERSION) METRICS_SERVER_VERSION=$(METRICS_SERVER_VERSION)
+
+##@ Cluster (kind or minikube, Helm)
+
+.PHONY: deploy-tools
+deploy-tools: ## Install helm, kind and the deploy-check tools (checkov, kubernetes-validate) into .tools/
+	@HELM_VERSION=$(HELM_VERSION) KIND_VERSION=$(KIND_VERSION) bash deploy/scripts/install-tools.sh
+
+.PHONY: images
+images: ## Build the sandbox image (one image, the command picks the role) for the host architecture
+	@$(DEPLOY_ENV) bash deploy/scripts/images.sh
+
+.PHONY: up
+up: ## Create the cluster if needed, build and load the image, install platform and sandbox, seed, print URLs
+	@$(DEPLOY_ENV) bash deploy/scripts/up.sh
+
+.PHONY: down
+down: ## Delete the cluster (kind) or the sandbox's releases (minikube)
+	@$(DEPLOY_ENV) bash deploy/scripts/down.sh
+
+.PHONY: status
+status: ## Show the sandbox's pods, services, routes and the platform's pods
+	@$(KUBECTL) get pods,svc,httproute,pvc -n $(NAMESPACE) -o wide 2>/dev/null || { echo "no cluster answers: run make up" >&2; exit 1; }
+	@echo; $(KUBECTL) get pods -A -l 'app.kubernetes.io/instance notin ($(RELEASE))' --field-selector=status.phase!=Succeeded 2>/dev/null | grep -v -E '^kube-system' || true
+
+.PHONY: logs
+logs: ## Follow the logs of one component: make logs SERVICE=user|catalog|activity|worker|beat|postgres-user|...
+	$(KUBECTL) logs -n $(NAMESPACE) -f --tail=100 --prefix -l app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/component=$(SERVICE)
+
+.PHONY: grafana
+grafana: ## Print Grafana's URL and admin password; port-forward when the gateway is not reachable
+	@$(DEPLOY_ENV) bash deploy/scripts/open.sh grafana
+
+.PHONY: kibana
+kibana: ## Print Kibana's URL and the elastic password; port-forward when the gateway is not reachable
+	@$(DEPLOY_ENV) bash deploy/scripts/open.sh kibana
+
+.PHONY: manifests
+manifests: ## Re-render deploy/k8s/sandbox/*.yaml (plain manifests for kubectl apply) from the chart
+	@HELM=$(HELM) $(PY) deploy/scripts/render_manifests.py --write
+
+.PHONY: resources
+resources: ## Sum the CPU/memory requests and limits of the rendered chart per profile
+	@HELM=$(HELM) $(PY) deploy/scripts/resources.py
+
+.PHONY: deploy-check
+deploy-check: venv deploy-tools ## Chart lint, render, schema, policy and image checks (no cluster needed)
+	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)

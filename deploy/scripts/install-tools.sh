@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the deploy tooling into .tools/ (never committed), idempotently:
+#   .tools/bin/helm   helm, built from its Go module at a pinned version
+#   .tools/bin/kind   kind, likewise (only `make up` needs it)
+#   .tools/venv       checkov and kubernetes-validate, apart from the project
+#                     venv because checkov pins many dependencies
+# Needs Go (for helm/kind) and python3 with venv. SKIP_KIND=1 skips kind.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
+CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
+KUBERNETES_VALIDATE_VERSION="${KUBERNETES_VALIDATE_VERSION:-1.37.0}"
+TOOLS="$PWD/.tools"
+mkdir -p "$TOOLS/bin"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+go_bin() {
+  command -v go 2>/dev/null && return
+  for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
+    [[ -x "$candidate" ]] && { echo "$candidate"; return; }
+  done
+  return 1
+}
+
+# install_go_tool NAME MODULE VERSION VERSION_PROBE
+install_go_tool() {
+  local name="$1" module="$2" version="$3" stamp="$TOOLS/bin/.$1-$3"
+  if [[ -x "$TOOLS/bin/$name" && -e "$stamp" ]]; then
+    return
+  fi
+  local go
+  go="$(go_bin)" || die "Go is needed to build $name $version (apt-get install -y golang-go, or put a $name binary at $TOOLS/bin/$name)"
+  log "building $name $version (go install $module@$version)"
+  # Helm and kind read their version from ldflags; set them so `helm version` tells the truth.
+  local ldflags=""
+  [[ "$name" == helm ]] && ldflags="-X helm.sh/helm/v3/internal/version.version=$version"
+  GOBIN="$TOOLS/bin" GOFLAGS="${GOFLAGS:-} -buildvcs=false" "$go" install -ldflags "$ldflags" "$module@$version"
+  rm -f "$TOOLS/bin/.$name-"*
+  touch "$stamp"
+}
+
+install_go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+[[ "${SKIP_KIND:-0}" == 1 ]] || install_go_tool kind sigs.k8s.io/kind "$KIND_VERSION"
+
+venv_stamp="$TOOLS/venv/.installed-$CHECKOV_VERSION-$KUBERNETES_VALIDATE_VERSION"
+if [[ ! -e "$venv_stamp" ]]; then
+  log "installing checkov $CHECKOV_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION into .tools/venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "checkov==$CHECKOV_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  rm -f "$TOOLS/venv/.installed-"*
+  touch "$venv_stamp"
+fi
+log "tools ready: $("$TOOLS/bin/helm" version --short 2>/dev/null), checkov $("$TOOLS/venv/bin/checkov" --version 2>/dev/null)"
