@@ -126,7 +126,12 @@ class SelectedShape(LoadTestShape):
     use_common_options = True
 
     def tick(self) -> Tick:
-        options = self.runner.environment.parsed_options if self.runner else None
+        environment = self.runner.environment if self.runner else None
+        if environment is not None and not getattr(environment, "sandbox_prepared", True):
+            # The local runner prepares in another greenlet while this one
+            # ticks: the shape's clock starts when the data is ready.
+            self.reset_time()
+        options = environment.parsed_options if environment else None
         name = getattr(options, "shape", None) or default_shape_name()
         params = shape_params(
             name,
@@ -155,6 +160,14 @@ def _on_init(environment: Any, **_: Any) -> None:
 def _prepare(environment: Any, **_: Any) -> None:
     if _is_worker(environment):
         return
+    environment.sandbox_prepared = False
+    try:
+        _prepare_data(environment)
+    finally:
+        environment.sandbox_prepared = True
+
+
+def _prepare_data(environment: Any) -> None:
     options = environment.parsed_options
     targets = resolve_targets(environment.host)
     where = (
@@ -179,8 +192,9 @@ def _prepare(environment: Any, **_: Any) -> None:
         gevent.spawn_later(0.1, environment.runner.quit)
         return
     logger.info(
-        "Test data ready: %d products found, %d created; accounts: %d registered, %d existing",
-        done.products_before,
+        "Test data ready: catalog holds at least %d products (%d created); "
+        "accounts: %d registered, %d existing",
+        done.products_before + done.products_created,
         done.products_created,
         done.accounts_registered,
         done.accounts_existing,

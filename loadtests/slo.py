@@ -225,7 +225,7 @@ def render_report(slo: Slo, results: Iterable[GroupResult], violations: list[Vio
             if getattr(limits, key) is not None
         )
         if limits.p95_ms is not None and 0 < result.requests < slo.min_samples_for_latency:
-            shown += f" (p95 not gated below {slo.min_samples_for_latency} requests)"
+            shown += f" (p95 ungated: n<{slo.min_samples_for_latency})"
         mark = "MISS" if result.group in missed else "ok"
         lines.append(
             f"{mark:<4} {result.group:<50} {result.requests:>7} {result.error_ratio:>7.2%} "

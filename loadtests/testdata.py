@@ -85,7 +85,7 @@ def seed_product(index: int) -> dict[str, Any]:
         "name": f"{name} {index:04d}",
         "description": f"{name} from the load-test catalog.",
         "price": f"{price:.2f}",
-        "currency": "EUR",
+        "currency": "USD",
         "category": slug,
         "stock": rng.randrange(0, 500),
     }

@@ -40,7 +40,7 @@ class Admin(AuthenticatedUser):
             "name": f"Load Test Item {tag}",
             "description": "Created during a load test.",
             "price": self._price(),
-            "currency": "EUR",
+            "currency": "USD",
             "category": category,
             "stock": random.randrange(1, 200),
         }
