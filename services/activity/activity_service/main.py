@@ -39,9 +39,12 @@ async def _ensure_indexes(app: FastAPI, settings: ActivitySettings) -> None:
         try:
             info = await app.state.mongo.admin.command("buildInfo")
             expiry = db.expiry_mode(settings.activity_expiry, info)
-            await app.state.events.create_indexes(
-                db.index_models(expiry=expiry, retention_days=settings.activity_retention_days)
-            )
+            # One index per command: FerretDB v1 drops the connection on a
+            # batch that repeats existing indexes.
+            for model in db.index_models(
+                expiry=expiry, retention_days=settings.activity_retention_days
+            ):
+                await app.state.events.create_indexes([model])
             _log.info("indexes ready", expiry=expiry)
             return
         except Exception as exc:

@@ -41,9 +41,10 @@ class _Store:
         self.expiry = db.expiry_mode(
             os.environ.get("SANDBOX_ACTIVITY_EXPIRY", "auto"), client.admin.command("buildInfo")
         )
-        self.events.create_indexes(
-            db.index_models(expiry=self.expiry, retention_days=self.retention_days)
-        )
+        # One index per command: FerretDB v1 drops the connection on a batch
+        # that repeats existing indexes.
+        for model in db.index_models(expiry=self.expiry, retention_days=self.retention_days):
+            self.events.create_indexes([model])
         self.redis = redis.Redis.from_url(
             os.environ["SANDBOX_REDIS_URL"], socket_timeout=2, socket_connect_timeout=2
         )

@@ -45,6 +45,7 @@ class _WaitCountingPool(AsyncAdaptedQueuePool):
 
 
 def _track_pool(engine_pool: Any, database: str) -> None:
+    metrics.DB_POOL_WAITING.labels(database).set(0)  # a series from the start, not the first wait
     in_use = metrics.DB_POOL_CONNECTIONS.labels(database, "in_use")
     idle = metrics.DB_POOL_CONNECTIONS.labels(database, "idle")
 

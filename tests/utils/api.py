@@ -1,0 +1,80 @@
+"""Small helpers that speak the contract, shared by the integration tests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def register(user: httpx.Client, *, email: str | None = None, password: str = PASSWORD,
+             display_name: str = "Test User", **headers: str) -> httpx.Response:  # fmt: skip
+    return user.post(
+        "/api/v1/auth/register",
+        json={"email": email or unique_email(), "password": password,
+              "display_name": display_name},
+        headers=headers,
+    )  # fmt: skip
+
+
+def login(user: httpx.Client, email: str, password: str) -> httpx.Response:
+    return user.post("/api/v1/auth/token", data={"username": email, "password": password})
+
+
+def new_account(user: httpx.Client, **headers: str) -> Account:
+    email = unique_email()
+    created = register(user, email=email, **headers)
+    assert created.status_code == 201, created.text
+    tokens = login(user, email, PASSWORD)
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    return Account(created.json()["id"], email, PASSWORD, body["access_token"],
+                   body["refresh_token"])  # fmt: skip
+
+
+def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The contract's error body: detail + request_id, the same id as the header."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"detail", "request_id"}, body
+    assert body["request_id"] == response.headers["x-request-id"]
+    text = response.text.lower()
+    for leak in ("traceback", "$argon2", "select ", "insert into", "sqlalchemy", "psycopg"):
+        assert leak not in text, f"{leak!r} leaked in {response.text}"
+    return body
+
+
+def eventually(check: Callable[[], T | None], *, timeout: float = 20.0,
+               interval: float = 0.25, what: str = "condition") -> T:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")

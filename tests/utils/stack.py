@@ -1,0 +1,32 @@
+"""Where the running local stack is, and how to reach into it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_ENV = ROOT / ".local" / "stack.env"
+
+
+def stack_env() -> dict[str, str]:
+    values: dict[str, str] = {}
+    if STACK_ENV.exists():
+        for line in STACK_ENV.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                values[key] = value
+    # The environment wins: tests can point at servers started elsewhere.
+    values.update({k: v for k, v in os.environ.items() if k.startswith("SANDBOX_")})
+    return values
+
+
+def stack_module():  # type: ignore[no-untyped-def]
+    """scripts/stack.py, to stop and start processes of the local stack."""
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    import stack
+
+    return stack
