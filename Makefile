@@ -60,8 +60,8 @@ seed: venv ## Load the demo catalog into the running stack (idempotent)
 ##@ Quality
 
 .PHONY: test
-test: venv ## Run every test: unit, integration on the local stack, deploy checks (starts what the tests need)
-	$(STACK) test -- $(PYTEST_ARGS)
+test: venv deploy-tools ## Every test: unit, integration on the local stack, deploy checks, a 30 s load smoke run (starts what they need)
+	$(STACK) with-stack -- bash -c '$(BIN)/pytest $(PYTEST_ARGS) && $(MAKE) loadtest-smoke'
 
 .PHONY: test-unit
 test-unit: venv ## Run the unit tests only (no servers needed)
