@@ -144,8 +144,6 @@ def test_every_value_is_documented() -> None:
 
 def test_values_hold_no_password() -> None:
     for path in [CHART / "values.yaml", *CHART.glob("ci/*.yaml"), *(ROOT / "deploy/platform").glob("*.yaml")]:
-        data = yaml.safe_load(path.read_text())
-
         def walk(node: Any, trail: str) -> None:
             if isinstance(node, dict):
                 for key, value in node.items():
@@ -157,7 +155,8 @@ def test_values_hold_no_password() -> None:
                 for item in node:
                     walk(item, trail)
 
-        walk(data, path.name)
+        for data in yaml.safe_load_all(path.read_text()):
+            walk(data, path.name)
 
 
 # --- security --------------------------------------------------------------

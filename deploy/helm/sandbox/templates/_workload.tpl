@@ -30,6 +30,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "sandbox.labels" $ctx | nindent 4 }}
 automountServiceAccountToken: false
@@ -38,6 +39,7 @@ apiVersion: apps/v1
 kind: {{ $kind }}
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "sandbox.labels" $ctx | nindent 4 }}
 spec:
@@ -98,6 +100,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "sandbox.labels" $ctx | nindent 4 }}
 spec:
@@ -121,6 +124,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "sandbox.labels" $ctx | nindent 4 }}
 spec:
@@ -135,6 +139,7 @@ apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "sandbox.labels" $ctx | nindent 4 }}
 spec:
