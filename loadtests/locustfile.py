@@ -100,6 +100,13 @@ def _options(parser: Any) -> None:
         help="Share of shoppers that register a new account instead of using the pool",
     )
     parser.add_argument(
+        "--refresh-after",
+        type=float,
+        default=0,
+        env_var="LOCUST_REFRESH_AFTER",
+        help="Refresh tokens after this many seconds instead of shortly before they expire",
+    )
+    parser.add_argument(
         "--min-products",
         type=int,
         default=50,
