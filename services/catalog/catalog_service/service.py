@@ -215,6 +215,14 @@ async def _commit_write(session: AsyncSession) -> None:
         raise Conflict("SKU already exists") from exc
 
 
+async def _flush_write(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("SKU already exists") from exc
+
+
 async def create_product(
     *, session: AsyncSession, celery: Celery, body: ProductCreate, actor: Principal
 ) -> ProductPublic:
@@ -229,7 +237,7 @@ async def create_product(
         stock=body.stock,
     )
     session.add(product)
-    await session.flush()
+    await _flush_write(session)
     await repository.add_outbox(session, event=event(
         type_="product.created", actor=actor.user_id, product_id=product.id,
         metadata=_write_metadata(product)))  # fmt: skip
@@ -258,6 +266,7 @@ async def update_product(
     for field, value in changes.items():
         setattr(product, field, value)
     product.updated_at = _now()
+    await _flush_write(session)
     await repository.add_outbox(session, event=event(
         type_="product.updated", actor=actor.user_id, product_id=product.id,
         metadata={**_write_metadata(product),

@@ -1,0 +1,215 @@
+"""Every row of the contract's activity table, with its bad inputs, against
+the running activity service, the worker and the MongoDB-protocol server."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.utils.api import Account, assert_error, eventually, new_account
+
+EVENT_FIELDS = {"event_id", "type", "user_id", "object_id", "metadata", "occurred_at", "request_id"}
+
+
+def post_event(activity: httpx.Client, account: Account, **body: Any) -> httpx.Response:
+    payload = {"type": "product.viewed", "object_id": str(uuid.uuid4()), **body}
+    return activity.post("/api/v1/activity/events", headers=account.headers, json=payload)
+
+
+def feed(activity: httpx.Client, account: Account, **params: Any) -> dict[str, Any]:
+    response = activity.get("/api/v1/activity/me", headers=account.headers, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_for_feed(activity: httpx.Client, account: Account, count: int) -> list[dict[str, Any]]:
+    def check() -> list[dict[str, Any]] | None:
+        items = feed(activity, account, limit=100)["items"]
+        return items if len(items) >= count else None
+
+    return eventually(check, what=f"{count} events in the feed")
+
+
+class TestRecordEvent:
+    def test_accepted_and_in_the_feed(self, activity_api: httpx.Client, account: Account) -> None:
+        object_id = str(uuid.uuid4())
+        response = post_event(activity_api, account, type="product.liked", object_id=object_id,
+                              metadata={"source": "test", "n": 1, "ok": True, "none": None})  # fmt: skip
+        assert response.status_code == 202, response.text
+        event_id = response.json()["event_id"]
+        items = wait_for_feed(activity_api, account, 2)  # with user.registered
+        mine = next(e for e in items if e["event_id"] == event_id)
+        assert set(mine) == EVENT_FIELDS
+        assert mine["user_id"] == account.id
+        assert mine["object_id"] == object_id
+        assert mine["metadata"] == {"source": "test", "n": 1, "ok": True, "none": None}
+        assert mine["request_id"] == response.headers["x-request-id"]
+
+    def test_idempotency_key_stores_once(self, activity_api: httpx.Client, account: Account) -> None:
+        headers = {**account.headers, "Idempotency-Key": "order-42"}
+        body = {"type": "product.viewed", "object_id": "p-1"}
+        ids = {activity_api.post("/api/v1/activity/events", headers=headers, json=body).json()[
+            "event_id"] for _ in range(3)}  # fmt: skip
+        assert len(ids) == 1
+        post_event(activity_api, account, object_id="marker")
+        items = eventually(lambda: (i := feed(activity_api, account, limit=100)["items"]) and any(
+            e["object_id"] == "marker" for e in i) and i, what="marker event")  # fmt: skip
+        assert sum(1 for e in items if e["object_id"] == "p-1") == 1
+
+    def test_requires_a_user(self, activity_api: httpx.Client) -> None:
+        response = activity_api.post("/api/v1/activity/events",
+                                     json={"type": "product.viewed", "object_id": "x"})  # fmt: skip
+        assert_error(response, 401)
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"type": "product.bought", "object_id": "x"},
+            {"type": "PRODUCT.VIEWED", "object_id": "x"},
+            {"object_id": "x"},
+            {"type": "product.viewed"},
+            {"type": "product.viewed", "object_id": ""},
+            {"type": "product.viewed", "object_id": {"$gt": ""}},
+            {"type": "product.viewed", "object_id": "x", "metadata": {"$where": "1"}},
+            {"type": "product.viewed", "object_id": "x", "metadata": {"$set": {"role": "admin"}}},
+            {"type": "product.viewed", "object_id": "x", "metadata": {"a.b": 1}},
+            {"type": "product.viewed", "object_id": "x", "metadata": {"nested": {"a": 1}}},
+            {"type": "product.viewed", "object_id": "x", "metadata": {"list": [1, 2]}},
+            {"type": "product.viewed", "object_id": "x",
+             "metadata": {f"k{i}": i for i in range(17)}},
+            {"type": "product.viewed", "object_id": "x", "metadata": {"big": "x" * 2100}},
+            {"type": "product.viewed", "object_id": "x", "metadata": "not an object"},
+            {"type": "product.viewed", "object_id": "x", "user_id": str(uuid.uuid4())},
+        ],
+    )  # fmt: skip
+    def test_bad_events_are_422_and_nothing_is_stored(
+        self, activity_api: httpx.Client, account: Account, body: dict[str, Any]
+    ) -> None:
+        response = activity_api.post("/api/v1/activity/events", headers=account.headers, json=body)
+        assert_error(response, 422)
+
+    def test_metadata_at_the_limits_is_accepted(
+        self, activity_api: httpx.Client, account: Account
+    ) -> None:
+        sixteen = {f"k{i}": i for i in range(16)}
+        assert post_event(activity_api, account, metadata=sixteen).status_code == 202
+
+    def test_bad_idempotency_key_is_422(self, activity_api: httpx.Client, account: Account) -> None:
+        headers = {**account.headers, "Idempotency-Key": "x" * 200}
+        response = activity_api.post("/api/v1/activity/events", headers=headers,
+                                     json={"type": "product.viewed", "object_id": "x"})  # fmt: skip
+        assert_error(response, 422)
+
+
+class TestFeeds:
+    def test_newest_first_with_before_pages(
+        self, activity_api: httpx.Client, account: Account
+    ) -> None:
+        for n in range(7):
+            assert post_event(activity_api, account, object_id=f"obj-{n}").status_code == 202
+        wait_for_feed(activity_api, account, 8)
+        seen: list[dict[str, Any]] = []
+        before = None
+        while True:
+            page = feed(activity_api, account, limit=3, **({"before": before} if before else {}))
+            assert len(page["items"]) <= 3
+            seen += page["items"]
+            before = page["next_before"]
+            if before is None:
+                break
+        assert len(seen) == 8
+        assert len({e["event_id"] for e in seen}) == 8
+        times = [e["occurred_at"] for e in seen]
+        assert times == sorted(times, reverse=True)
+        assert all(e["user_id"] == account.id for e in seen)
+
+    def test_only_the_callers_own_events(
+        self, activity_api: httpx.Client, account: Account, user_api: httpx.Client
+    ) -> None:
+        other = new_account(user_api)
+        post_event(activity_api, other, object_id="not-yours")
+        wait_for_feed(activity_api, other, 2)
+        assert all(e["object_id"] != "not-yours" for e in feed(activity_api, account)["items"])
+
+    @pytest.mark.parametrize("before", ["garbage", "WyJ4Il0", "WyJub3QtYS1kYXRlIiwieCJd", "%%"])
+    def test_bad_before_is_400(
+        self, activity_api: httpx.Client, account: Account, before: str
+    ) -> None:
+        response = activity_api.get("/api/v1/activity/me", headers=account.headers,
+                                    params={"before": before})  # fmt: skip
+        assert_error(response, 400)
+
+    @pytest.mark.parametrize("limit", [0, 101])
+    def test_bad_limit_is_422(self, activity_api: httpx.Client, account: Account, limit: int) -> None:
+        response = activity_api.get("/api/v1/activity/me", headers=account.headers,
+                                    params={"limit": limit})  # fmt: skip
+        assert_error(response, 422)
+
+    def test_admin_reads_any_users_feed(
+        self, activity_api: httpx.Client, account: Account, admin: Account
+    ) -> None:
+        post_event(activity_api, account, object_id="admin-can-see")
+        items = eventually(lambda: (i := activity_api.get(
+            f"/api/v1/activity/users/{account.id}", headers=admin.headers).json()["items"])
+            and any(e["object_id"] == "admin-can-see" for e in i) and i,
+            what="event in the admin view")  # fmt: skip
+        assert all(e["user_id"] == account.id for e in items)
+
+    def test_user_feeds_are_admin_only(
+        self, activity_api: httpx.Client, account: Account, admin: Account
+    ) -> None:
+        path = f"/api/v1/activity/users/{account.id}"
+        assert_error(activity_api.get(path, headers=account.headers), 403)
+        assert_error(activity_api.get(path), 401)
+        assert_error(activity_api.get("/api/v1/activity/users/not-a-uuid",
+                                      headers=admin.headers), 422)  # fmt: skip
+
+
+class TestStatsAndTrending:
+    def test_stats_of_an_unknown_product_are_zeros(self, activity_api: httpx.Client) -> None:
+        product_id = str(uuid.uuid4())
+        response = activity_api.get(f"/api/v1/activity/products/{product_id}/stats")
+        assert response.status_code == 200
+        assert response.json() == {"product_id": product_id, "views": 0, "likes": 0,
+                                   "unique_users": 0}  # fmt: skip
+
+    def test_stats_count_views_likes_and_users(
+        self, activity_api: httpx.Client, user_api: httpx.Client
+    ) -> None:
+        product_id = str(uuid.uuid4())
+        a, b = new_account(user_api), new_account(user_api)
+        for who, kind in [(a, "product.viewed"), (a, "product.viewed"), (b, "product.viewed"),
+                          (b, "product.liked")]:  # fmt: skip
+            assert post_event(activity_api, who, type=kind, object_id=product_id).status_code == 202
+        path = f"/api/v1/activity/products/{product_id}/stats"
+        stats = eventually(
+            lambda: (s := activity_api.get(path).json())["views"] + s["likes"] == 4 and s,
+            what="4 events counted")
+        assert stats == {"product_id": product_id, "views": 3, "likes": 1, "unique_users": 2}
+
+    def test_bad_product_id_is_422(self, activity_api: httpx.Client) -> None:
+        assert_error(activity_api.get("/api/v1/activity/products/%24ne/stats"), 422)
+
+    @pytest.mark.parametrize("window", ["1h", "24h", "7d"])
+    def test_trending_shape(self, activity_api: httpx.Client, window: str) -> None:
+        response = activity_api.get("/api/v1/activity/trending",
+                                    params={"window": window, "limit": 5})  # fmt: skip
+        assert response.status_code == 200
+        body = response.json()
+        assert body["window"] == window
+        assert isinstance(body["degraded"], bool)
+        assert len(body["items"]) <= 5
+        for item in body["items"]:
+            assert set(item) == {"product_id", "name", "score"}
+        scores = [i["score"] for i in body["items"]]
+        assert scores == sorted(scores, reverse=True)
+
+    @pytest.mark.parametrize("params", [{"window": "2h"}, {"limit": 0}, {"limit": 51}])
+    def test_bad_trending_parameters_are_422(
+        self, activity_api: httpx.Client, params: dict[str, object]
+    ) -> None:
+        assert_error(activity_api.get("/api/v1/activity/trending", params=params), 422)
