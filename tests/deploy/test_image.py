@@ -125,7 +125,9 @@ def started(image: str, key_dir: Path) -> Iterator[callable]:
     def start(role: str) -> tuple[str, int]:
         command, port, _ = ROLES[role]
         name = f"sandbox-image-test-{role}-{os.getpid()}"
-        env = [f"--env={k}={v}" for k, v in UNREACHABLE.items()]
+        # The port variables the chart sets (SANDBOX_PORT / SANDBOX_METRICS_PORT).
+        port_env = "SANDBOX_PORT" if command[0] == "sandbox-serve" else "SANDBOX_METRICS_PORT"
+        env = [f"--env={k}={v}" for k, v in {**UNREACHABLE, port_env: str(port)}.items()]
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
         subprocess.run(
             ["docker", "run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp",
