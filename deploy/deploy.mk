@@ -61,13 +61,14 @@ up: ## Create the cluster if needed, build and load the image, install platform 
 	@$(DEPLOY_ENV) bash deploy/scripts/up.sh
 
 .PHONY: down
-down: ## Delete the cluster (kind) or the sandbox's releases (minikube)
+down: ## Delete the kind cluster (or the minikube profile with CLUSTER=minikube)
 	@$(DEPLOY_ENV) bash deploy/scripts/down.sh
 
 .PHONY: status
 status: ## Show the sandbox's pods, services, routes and the platform's pods
 	@$(KUBECTL) get pods,svc,httproute,pvc -n $(NAMESPACE) -o wide 2>/dev/null || { echo "no cluster answers: run make up" >&2; exit 1; }
-	@echo; $(KUBECTL) get pods -A -l 'app.kubernetes.io/instance notin ($(RELEASE))' --field-selector=status.phase!=Succeeded 2>/dev/null | grep -v -E '^kube-system' || true
+	@echo; for ns in envoy-gateway-system monitoring elastic-system logging; do \
+	  $(KUBECTL) get pods -n $$ns --no-headers 2>/dev/null | sed "s|^|$$ns/|"; done || true
 
 .PHONY: logs
 logs: ## Follow the logs of one component: make logs SERVICE=user|catalog|activity|worker|beat|postgres-user|...

@@ -1,14 +1,10 @@
 #!/usr/bin/env bash
-# Imports observability/elastic/ into the cluster's Elasticsearch and Kibana:
-#   *.ndjson                       Kibana saved objects (overwrite)
-#   *template*.json                Elasticsearch index templates, named after the file
-#   *ilm*.json / *policy*.json     ILM policies, named after the file
-# Runs through the API server's service proxy, so no port needs to be open.
+# Imports observability/elastic/ (index template, ILM policy, ingest pipeline,
+# Kibana saved objects) into the cluster's Elasticsearch and Kibana with the
+# observability loader (`make kibana-import`), through two port-forwards.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${KUBECTL:=kubectl}" "${ES_PASSWORD:?}"
-dir=observability/elastic
-shopt -s nullglob
 auth="Basic $(printf 'elastic:%s' "$ES_PASSWORD" | base64 -w0)"
 forward_pids=()
 trap 'kill "${forward_pids[@]}" 2>/dev/null || true' EXIT
@@ -19,19 +15,5 @@ for _ in $(seq 1 60); do
     && curl -fsS -o /dev/null -H "Authorization: $auth" http://127.0.0.1:15601/api/status 2>/dev/null && break
   sleep 2
 done
-for file in "$dir"/*.json; do
-  name="$(basename "$file" .json)"
-  case "$name" in
-    *ilm*|*policy*) path="_ilm/policy/$name" ;;
-    *template*) path="_index_template/$name" ;;
-    *) continue ;;
-  esac
-  echo "  PUT $path"
-  curl -fsS -o /dev/null -X PUT -H "Authorization: $auth" -H 'Content-Type: application/json' \
-    --data-binary "@$file" "http://127.0.0.1:19200/$path"
-done
-for file in "$dir"/*.ndjson; do
-  echo "  import $(basename "$file") into Kibana"
-  curl -fsS -o /dev/null -X POST -H "Authorization: $auth" -H 'kbn-xsrf: true' \
-    -F "file=@$file" "http://127.0.0.1:15601/api/saved_objects/_import?overwrite=true"
-done
+ELASTIC_USERNAME=elastic ELASTIC_PASSWORD="$ES_PASSWORD" \
+  make -s kibana-import ES_URL=http://127.0.0.1:19200 KIBANA_URL=http://127.0.0.1:15601

@@ -45,6 +45,40 @@ def totals(profile: str) -> dict[str, dict[str, float]]:
     return sums
 
 
+PLATFORM = Path(__file__).resolve().parents[1] / "platform"
+FULL_ONLY = {"eck-operator.yaml", "eck-stack.yaml", "fluent-bit.yaml", "kube-prometheus-stack-logs.yaml", "kibana-route.yaml"}
+
+
+def platform_totals(profile: str) -> dict[str, float]:
+    """Requests/limits our platform values set (one replica each; containers
+    whose chart default we keep, such as Grafana's sidecars, are not counted)."""
+    import yaml
+
+    sums = {"cpu_req": 0.0, "cpu_lim": 0.0, "mem_req": 0.0, "mem_lim": 0.0, "pods": 0}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            res = node.get("resources")
+            if isinstance(res, dict) and ("requests" in res or "limits" in res):
+                sums["pods"] += 1
+                sums["cpu_req"] += cpu(res.get("requests", {}).get("cpu", 0))
+                sums["cpu_lim"] += cpu(res.get("limits", {}).get("cpu", 0))
+                sums["mem_req"] += memory(res.get("requests", {}).get("memory", 0))
+                sums["mem_lim"] += memory(res.get("limits", {}).get("memory", 0))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for path in sorted(PLATFORM.glob("*.yaml")):
+        if profile == "lite" and path.name in FULL_ONLY:
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            walk(doc)
+    return sums
+
+
 def main() -> None:
     print("| profile | pods | CPU requests | CPU limits | memory requests | memory limits |")
     print("|---|---|---|---|---|---|")
@@ -53,6 +87,13 @@ def main() -> None:
             label = profile if what == "long-running" else f"{profile} (migration Job, once)"
             print(f"| {label} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
                   f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |")
+    print()
+    print("| platform profile | containers | CPU requests | CPU limits | memory requests | memory limits |")
+    print("|---|---|---|---|---|---|")
+    for profile in ("full", "lite"):
+        s = platform_totals(profile)
+        print(f"| {profile} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
+              f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |")
 
 
 if __name__ == "__main__":
