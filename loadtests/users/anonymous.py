@@ -40,14 +40,7 @@ class AnonymousBrowser(SandboxUser):
 
     @task(3)
     def browse_category(self) -> None:
-        with self.client.get(
-            self.catalog_url("/api/v1/categories"), name=Route.CATEGORIES, catch_response=True
-        ) as resp:
-            items = resp.json().get("items") if resp.status_code == 200 else None
-            if not isinstance(items, list):
-                resp.failure(f"HTTP {resp.status_code} or no items")
-                return
-            CATALOG.categories = [str(item["slug"]) for item in items if "slug" in item]
+        self.read_categories()
         if not CATALOG.categories:
             return
         self.pause()

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from targets import Credentials
 
-from users.base import Route, SandboxUser
+from users.base import Route, SandboxUser, describe
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_in")
@@ -43,7 +43,7 @@ class AuthenticatedUser(SandboxUser):
                 if 400 <= resp.status_code < 500:
                     # Refused (wrong password, throttled, invalid): never again.
                     REFUSED_ACCOUNTS.add(account.email)
-                resp.failure(f"HTTP {resp.status_code} for {account.email}")
+                resp.failure(f"{describe(resp)} (account {account.email})")
                 return False
             return self._take_tokens(resp, resp.json())
 
@@ -76,7 +76,7 @@ class AuthenticatedUser(SandboxUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 self.access_token = self.refresh_token = None
                 return
             self._take_tokens(resp, resp.json())

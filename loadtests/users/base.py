@@ -98,6 +98,25 @@ class Catalog:
 CATALOG = Catalog()
 
 
+def describe(resp: Any) -> str:
+    """A failure message: the status, and for a client error the contract's detail."""
+    message = f"HTTP {resp.status_code}"
+    if 400 <= (resp.status_code or 0) < 500:
+        try:
+            detail = resp.json().get("detail")
+        except (ValueError, AttributeError):
+            detail = None
+        if isinstance(detail, list):  # 422: FastAPI's field errors
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}"
+                for e in detail
+                if isinstance(e, dict)
+            )
+        if detail:
+            message += f": {str(detail)[:120]}"
+    return message
+
+
 def valid_product(body: Any) -> str | None:
     """Why a product body breaks the contract, or None."""
     if not isinstance(body, dict):
@@ -155,7 +174,7 @@ class SandboxUser(FastHttpUser):
         url = self.catalog_url(f"/api/v1/products?{query}" if query else "/api/v1/products")
         with self.client.get(url, name=name, headers=headers, catch_response=True) as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 return None
             body = resp.json()
             if (
@@ -194,7 +213,7 @@ class SandboxUser(FastHttpUser):
                 CATALOG.forget(product_id)
                 return None
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 return None
             body = resp.json()
             problem = valid_product(body)
@@ -214,7 +233,7 @@ class SandboxUser(FastHttpUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 return
             body = resp.json()
             if not all(key in body for key in ("product_id", "views", "likes", "unique_users")):
@@ -227,13 +246,27 @@ class SandboxUser(FastHttpUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 return []
             body = resp.json()
             if not isinstance(body.get("items"), list) or "degraded" not in body:
                 resp.failure("trending lacks items or degraded")
                 return []
             return [str(item["product_id"]) for item in body["items"] if item.get("product_id")]
+
+    def read_categories(self, headers: dict[str, str] | None = None) -> list[str]:
+        with self.client.get(
+            self.catalog_url("/api/v1/categories"),
+            name=Route.CATEGORIES,
+            headers=headers,
+            catch_response=True,
+        ) as resp:
+            items = resp.json().get("items") if resp.status_code == 200 else None
+            if not isinstance(items, list):
+                resp.failure(describe(resp) if resp.status_code != 200 else "no items")
+                return []
+            CATALOG.categories = [str(item["slug"]) for item in items if "slug" in item]
+            return CATALOG.categories
 
     def ensure_known_products(self, headers: dict[str, str] | None = None) -> str | None:
         """A product id to look at, reading the first page if nothing is known yet."""

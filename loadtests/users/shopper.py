@@ -11,7 +11,7 @@ from locust.exception import StopUser
 from targets import ACCOUNT_DOMAIN, Credentials, pool_account
 
 from users.auth import REFUSED_ACCOUNTS, AuthenticatedUser
-from users.base import CATALOG, Route
+from users.base import CATALOG, Route, describe
 
 _next_account = itertools.count(random.randrange(10_000))
 
@@ -54,7 +54,7 @@ class Shopper(AuthenticatedUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 201:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 return None
             body = resp.json()
             if "id" not in body or "password" in body or "password_hash" in body:
@@ -98,7 +98,7 @@ class Shopper(AuthenticatedUser):
                 resp.success()  # deleted by an admin meanwhile
                 CATALOG.forget(product_id)
             elif resp.status_code != 204:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
 
     @task(2)
     def post_event(self) -> None:
@@ -119,7 +119,7 @@ class Shopper(AuthenticatedUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 202:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
             elif "event_id" not in resp.json():
                 resp.failure("202 without event_id")
 
@@ -132,7 +132,7 @@ class Shopper(AuthenticatedUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(describe(resp))
                 return
             body = resp.json()
             if not isinstance(body.get("items"), list) or "next_before" not in body:
