@@ -27,32 +27,38 @@ esac
 endef
 
 define loadtest_results
-results="$(LOADTEST_RESULTS)/$$(date +%Y%m%d-%H%M%S)$(1)"; mkdir -p "$$results"; \
-echo "results: $$results"
+results="$(LOADTEST_RESULTS)/$$(date +%Y%m%d-%H%M%S)$(1)"; mkdir -p "$$results"
+endef
+
+# Keeps Locust's exit code (the gate's verdict) through the tee, then says where the report is.
+define loadtest_finish
+|| status=$$?; echo "report: $$results/report.html (gate: $$results/slo.json)"; exit $${status:-0}
 endef
 
 .PHONY: loadtest
 loadtest: venv ## Headless load test (TARGET=local|cluster SHAPE=steady|ramp|spike|soak USERS= DURATION=); report in loadtests/results/
-	@$(loadtest_host); $(call loadtest_results,-$(SHAPE)); \
+	@$(loadtest_host); $(call loadtest_results,); \
 	rate="$(SPAWN_RATE)"; [ -n "$$rate" ] || rate=$$(( ($(USERS) + 9) / 10 )); \
 	time_args=(); [ -z "$(DURATION)" ] || time_args=(--run-time "$(DURATION)"); \
-	$(LOCUST) --headless "$${host_args[@]}" --shape "$(SHAPE)" --users "$(USERS)" \
-	  --spawn-rate "$$rate" "$${time_args[@]}" --slo-profile "$(SLO_PROFILE)" \
+	$(LOCUST) --headless $${host_args[@]+"$${host_args[@]}"} --shape "$(SHAPE)" --users "$(USERS)" \
+	  --spawn-rate "$$rate" $${time_args[@]+"$${time_args[@]}"} --slo-profile "$(SLO_PROFILE)" \
 	  --html "$$results/report.html" --csv "$$results/locust" --csv-full-history \
-	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log"
+	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log" \
+	  $(loadtest_finish)
 
 .PHONY: loadtest-ui
 loadtest-ui: venv ## Locust web UI on http://127.0.0.1:8089 (TARGET=local|cluster; pick users, shape runs from SHAPE)
 	@$(loadtest_host); \
-	$(LOCUST) "$${host_args[@]}" --shape "$(SHAPE)" --web-host 127.0.0.1 --slo-profile off $(LOCUST_ARGS)
+	$(LOCUST) $${host_args[@]+"$${host_args[@]}"} --shape "$(SHAPE)" --web-host 127.0.0.1 --slo-profile off $(LOCUST_ARGS)
 
 .PHONY: loadtest-smoke
 loadtest-smoke: venv ## 30 s, 10 users against the local stack; fails when the smoke SLO gate fails
 	@$(loadtest_host); $(call loadtest_results,-smoke); \
-	$(LOCUST) --headless "$${host_args[@]}" --shape steady --users "$(SMOKE_USERS)" \
+	$(LOCUST) --headless $${host_args[@]+"$${host_args[@]}"} --shape steady --users "$(SMOKE_USERS)" \
 	  --spawn-rate "$(SMOKE_USERS)" --run-time "$(SMOKE_DURATION)" --slo-profile smoke \
 	  --html "$$results/report.html" --csv "$$results/locust" \
-	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log"
+	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log" \
+	  $(loadtest_finish)
 
 ##@ Benchmarks
 

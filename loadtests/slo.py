@@ -79,31 +79,38 @@ class Violation:
         return f"{self.group}: {self.detail}"
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def parse_slo(document: Mapping[str, Any], profile: str | None = None) -> Slo:
-    """Build the thresholds of one profile from the parsed file."""
+    """Build the thresholds of one profile from the parsed file.
+
+    Precedence, lowest first: ``defaults``, the group's own entry, the
+    profile's ``defaults`` (applied to every group, listed or not), the
+    profile's entry for the group.
+    """
     profiles = document.get("profiles") or {}
+    override: Mapping[str, Any] = {}
     if profile and profile != "default":
         if profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
             raise ValueError(f"unknown SLO profile {profile!r} (known: {known})")
-        document = _deep_merge(document, profiles[profile])
-    defaults = Limits().merged(document.get("defaults") or {})
+        override = profiles[profile] or {}
+    base_defaults = Limits().merged(document.get("defaults") or {})
+    profile_defaults = override.get("defaults") or {}
+    base_groups = document.get("groups") or {}
+    profile_groups = override.get("groups") or {}
     groups = {
-        name: defaults.merged(limits or {})
-        for name, limits in (document.get("groups") or {}).items()
+        name: base_defaults.merged(base_groups.get(name) or {})
+        .merged(profile_defaults)
+        .merged(profile_groups.get(name) or {})
+        for name in [*base_groups, *(g for g in profile_groups if g not in base_groups)]
     }
-    min_samples = int(document.get("min_samples_for_latency", 20))
-    return Slo(defaults=defaults, groups=groups, min_samples_for_latency=min_samples)
+    min_samples = int(
+        override.get("min_samples_for_latency", document.get("min_samples_for_latency", 20))
+    )
+    return Slo(
+        defaults=base_defaults.merged(profile_defaults),
+        groups=groups,
+        min_samples_for_latency=min_samples,
+    )
 
 
 def load_slo(path: Path, profile: str | None = None) -> Slo:

@@ -116,6 +116,26 @@ def test_profile_overrides_only_what_it_names():
     assert slo.evaluate(smoke, results) == []
 
 
+def test_profile_defaults_override_every_group_and_its_groups_come_last():
+    document = {
+        **DOC,
+        "profiles": {
+            "loose": {
+                "defaults": {"p95_ms": 2000},
+                "groups": {"Aggregated": {"p95_ms": 900}, "GET /new": {"min_rps": 2}},
+            }
+        },
+    }
+    loose = slo.parse_slo(document, "loose")
+    assert loose.groups["GET /api/v1/products/{product_id}"].p95_ms == 2000
+    assert loose.groups["Aggregated"].p95_ms == 900
+    assert loose.groups["Aggregated"].min_rps == 5
+    assert loose.groups["GET /new"].min_rps == 2
+    assert loose.limits_for("GET /unlisted").p95_ms == 2000
+    # The default profile is untouched by any profile.
+    assert slo.parse_slo(document).groups["GET /api/v1/products/{product_id}"].p95_ms == 100
+
+
 def test_unknown_profile_and_unknown_key_are_refused():
     with pytest.raises(ValueError, match="unknown SLO profile"):
         slo.parse_slo(DOC, "nightly")
