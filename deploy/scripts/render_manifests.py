@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sandbox_chart import MANIFESTS, ROOT, render  # noqa: E402
+from sandbox_chart import MANIFESTS, ROOT, render
 
 HEADER = (
     "# Rendered from deploy/helm/sandbox with ci/manifests-values.yaml by `make manifests`;\n"
@@ -42,7 +42,9 @@ def main() -> int:
     mode.add_argument("--check", action="store_true")
     args = parser.parse_args()
     wanted = split()
-    present = {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")} if MANIFESTS.is_dir() else {}
+    present = (
+        {p.name: p.read_text() for p in MANIFESTS.glob("*.yaml")} if MANIFESTS.is_dir() else {}
+    )
     if args.check:
         stale = sorted(n for n in set(wanted) | set(present) if wanted.get(n) != present.get(n))
         if stale:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sandbox_chart import render  # noqa: E402
+from sandbox_chart import render
 
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
 
@@ -27,8 +27,10 @@ def memory(value: str | int) -> float:
 
 
 def totals(profile: str) -> dict[str, dict[str, float]]:
-    sums = {kind: {"cpu_req": 0.0, "cpu_lim": 0.0, "mem_req": 0.0, "mem_lim": 0.0, "pods": 0}
-            for kind in ("long-running", "jobs")}
+    sums = {
+        kind: {"cpu_req": 0.0, "cpu_lim": 0.0, "mem_req": 0.0, "mem_lim": 0.0, "pods": 0}
+        for kind in ("long-running", "jobs")
+    }
     for doc in render(profile):
         kind = doc["kind"]
         if kind not in {"Deployment", "StatefulSet", "Job"}:
@@ -46,7 +48,13 @@ def totals(profile: str) -> dict[str, dict[str, float]]:
 
 
 PLATFORM = Path(__file__).resolve().parents[1] / "platform"
-FULL_ONLY = {"eck-operator.yaml", "eck-stack.yaml", "fluent-bit.yaml", "kube-prometheus-stack-logs.yaml", "kibana-route.yaml"}
+FULL_ONLY = {
+    "eck-operator.yaml",
+    "eck-stack.yaml",
+    "fluent-bit.yaml",
+    "kube-prometheus-stack-logs.yaml",
+    "kibana-route.yaml",
+}
 
 
 def platform_totals(profile: str) -> dict[str, float]:
@@ -85,15 +93,22 @@ def main() -> None:
     for profile in ("kind", "minikube", "lite"):
         for what, s in totals(profile).items():
             label = profile if what == "long-running" else f"{profile} (migration Job, once)"
-            print(f"| {label} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
-                  f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |")
+            print(
+                f"| {label} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
+                f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |"
+            )
     print()
-    print("| platform profile | containers | CPU requests | CPU limits | memory requests | memory limits |")
+    print(
+        "| platform profile | containers | CPU requests | CPU limits "
+        "| memory requests | memory limits |"
+    )
     print("|---|---|---|---|---|---|")
     for profile in ("full", "lite"):
         s = platform_totals(profile)
-        print(f"| {profile} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
-              f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |")
+        print(
+            f"| {profile} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
+            f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |"
+        )
 
 
 if __name__ == "__main__":

@@ -39,13 +39,22 @@ def helm() -> str:
 
 def template_args(profile: str, *extra: str) -> list[str]:
     return [
-        helm(), "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
-        "--kube-version", KUBE_VERSION, "-f", str(PROFILES[profile]), *extra,
+        helm(),
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBE_VERSION,
+        "-f",
+        str(PROFILES[profile]),
+        *extra,
     ]
 
 
 def render_text(profile: str, *extra: str) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - helm with our own arguments
         template_args(profile, *extra), capture_output=True, text=True, check=False
     )
     if result.returncode != 0:

@@ -17,7 +17,10 @@ import sandbox_chart  # noqa: E402
 
 TOOL_VENV = ROOT / ".tools" / "venv"
 CHART_PROFILES = ("kind", "minikube", "lite", "manifests")
-MISSING_TOOLS = "run `make deploy-tools` (installs helm into .tools/bin and checkov/kubernetes-validate into .tools/venv)"
+MISSING_TOOLS = (
+    "run `make deploy-tools` (installs helm into .tools/bin and checkov/kubernetes-validate "
+    "into .tools/venv)"
+)
 
 
 @pytest.fixture(scope="session")

@@ -13,17 +13,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import sandbox_chart
 import yaml
 
 from tests.deploy.conftest import CHART_PROFILES, ROOT, component, workloads
 
-import sandbox_chart  # noqa: E402  (conftest puts deploy/scripts on sys.path)
-
 CHART = sandbox_chart.CHART
 APP_COMPONENTS = {"user": 8001, "catalog": 8002, "activity": 8003, "worker": 9101, "beat": 9102}
 DATASTORES = {"postgres-user": 5432, "postgres-catalog": 5432, "mongo": 27017, "redis": 6379}
-EXPORTERS = {"postgres-user-exporter": 9187, "postgres-catalog-exporter": 9187,
-             "mongo-exporter": 9216, "redis-exporter": 9121}
+EXPORTERS = {
+    "postgres-user-exporter": 9187,
+    "postgres-catalog-exporter": 9187,
+    "mongo-exporter": 9216,
+    "redis-exporter": 9121,
+}
 PROM_NS = "monitoring"
 GATEWAY_NS = "envoy-gateway-system"
 
@@ -58,9 +61,19 @@ def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("profile", CHART_PROFILES)
 def test_helm_lint_strict(helm: str, profile: str) -> None:
     result = subprocess.run(
-        [helm, "lint", "--strict", str(CHART), "--kube-version", sandbox_chart.KUBE_VERSION,
-         "-f", str(sandbox_chart.PROFILES[profile])],
-        capture_output=True, text=True, check=False,
+        [
+            helm,
+            "lint",
+            "--strict",
+            str(CHART),
+            "--kube-version",
+            sandbox_chart.KUBE_VERSION,
+            "-f",
+            str(sandbox_chart.PROFILES[profile]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -68,8 +81,19 @@ def test_helm_lint_strict(helm: str, profile: str) -> None:
 def test_values_schema_rejects_bad_values(helm: str) -> None:
     for bad in ("app.env=staging", "components.user.port=70000", "datastores.redis.maxmemory=lots"):
         result = subprocess.run(
-            [helm, "template", "x", str(CHART), "--kube-version", sandbox_chart.KUBE_VERSION, "--set", bad],
-            capture_output=True, text=True, check=False,
+            [
+                helm,
+                "template",
+                "x",
+                str(CHART),
+                "--kube-version",
+                sandbox_chart.KUBE_VERSION,
+                "--set",
+                bad,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode != 0, f"values.schema.json accepted {bad}"
 
@@ -81,9 +105,15 @@ def test_objects_match_kubernetes_and_crd_schemas(
     manifest = tmp_path / f"{profile}.yaml"
     manifest.write_text(rendered_text[profile])
     result = subprocess.run(
-        [str(tool_python), str(Path(__file__).parent / "validate_objects.py"),
-         sandbox_chart.KUBE_VERSION, str(manifest)],
-        capture_output=True, text=True, check=False,
+        [
+            str(tool_python),
+            str(Path(__file__).parent / "validate_objects.py"),
+            sandbox_chart.KUBE_VERSION,
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 problems" in result.stdout
@@ -91,25 +121,47 @@ def test_objects_match_kubernetes_and_crd_schemas(
 
 def test_schema_validation_catches_mistakes(tool_python: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text(yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
-         "spec": {"ports": [{"port": 80, "targetport": 8080}]}},
-        {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
-         "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "15s"}]}},
-    ]))
+    broken.write_text(
+        yaml.safe_dump_all(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": "x"},
+                    "spec": {"ports": [{"port": 80, "targetport": 8080}]},
+                },
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "ServiceMonitor",
+                    "metadata": {"name": "x"},
+                    "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "15s"}]},
+                },
+            ]
+        )
+    )
     result = subprocess.run(
-        [str(tool_python), str(Path(__file__).parent / "validate_objects.py"),
-         sandbox_chart.KUBE_VERSION, str(broken)],
-        capture_output=True, text=True, check=False,
+        [
+            str(tool_python),
+            str(Path(__file__).parent / "validate_objects.py"),
+            sandbox_chart.KUBE_VERSION,
+            str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1
-    assert "targetport" in result.stdout and "intervall" in result.stdout
+    assert "targetport" in result.stdout
+    assert "intervall" in result.stdout
 
 
 def test_manifests_are_up_to_date(helm: str) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "deploy/scripts/render_manifests.py"), "--check"],
-        capture_output=True, text=True, check=False, env={"HELM": helm, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"HELM": helm, "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -143,20 +195,31 @@ def test_every_value_is_documented() -> None:
 
 
 def test_values_hold_no_password() -> None:
-    for path in [CHART / "values.yaml", *CHART.glob("ci/*.yaml"), *(ROOT / "deploy/platform").glob("*.yaml")]:
-        def walk(node: Any, trail: str) -> None:
+    for path in [
+        CHART / "values.yaml",
+        *CHART.glob("ci/*.yaml"),
+        *(ROOT / "deploy/platform").glob("*.yaml"),
+    ]:
+
+        def walk(node: Any, trail: str, path: Path) -> None:
             if isinstance(node, dict):
                 for key, value in node.items():
-                    if re.search(r"passw(or)?d|secret|token", str(key), re.I) and isinstance(value, str):
-                        assert value == "" or value.startswith("$") or "Secret" in trail or key in {
-                            "existingSecret", "passwordKey"}, f"{path}: {trail}.{key} holds a literal"
-                    walk(value, f"{trail}.{key}")
+                    if re.search(r"passw(or)?d|secret|token", str(key), re.I) and isinstance(
+                        value, str
+                    ):
+                        assert (
+                            value == ""
+                            or value.startswith("$")
+                            or "Secret" in trail
+                            or key in {"existingSecret", "passwordKey"}
+                        ), f"{path}: {trail}.{key} holds a literal"
+                    walk(value, f"{trail}.{key}", path)
             elif isinstance(node, list):
                 for item in node:
-                    walk(item, trail)
+                    walk(item, trail, path)
 
         for data in yaml.safe_load_all(path.read_text()):
-            walk(data, path.name)
+            walk(data, path.name, path)
 
 
 # --- security --------------------------------------------------------------
@@ -175,8 +238,15 @@ def test_pods_meet_pss_restricted(rendered: dict[str, list[dict[str, Any]]], pro
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             assert not pod.get(key), f"{name}: {key}"
         for volume in pod.get("volumes", []):
-            assert set(volume) & {"emptyDir", "secret", "configMap", "persistentVolumeClaim",
-                                  "projected", "downwardAPI", "ephemeral"}, f"{name}: volume {volume}"
+            assert set(volume) & {
+                "emptyDir",
+                "secret",
+                "configMap",
+                "persistentVolumeClaim",
+                "projected",
+                "downwardAPI",
+                "ephemeral",
+            }, f"{name}: volume {volume}"
         for c in containers(doc):
             sc = c.get("securityContext", {})
             where = f"{name}/{c['name']}"
@@ -190,7 +260,9 @@ def test_pods_meet_pss_restricted(rendered: dict[str, list[dict[str, Any]]], pro
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
-def test_service_accounts_do_not_mount_tokens(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+def test_service_accounts_do_not_mount_tokens(
+    rendered: dict[str, list[dict[str, Any]]], profile: str
+) -> None:
     accounts = {d["metadata"]["name"]: d for d in by_kind(rendered[profile], "ServiceAccount")}
     for sa in accounts.values():
         assert sa.get("automountServiceAccountToken") is False, sa["metadata"]["name"]
@@ -202,12 +274,16 @@ def test_service_accounts_do_not_mount_tokens(rendered: dict[str, list[dict[str,
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
-def test_every_container_has_resources_and_probes(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+def test_every_container_has_resources_and_probes(
+    rendered: dict[str, list[dict[str, Any]]], profile: str
+) -> None:
     for doc in workloads(rendered[profile]):
         for c in containers(doc):
             where = f"{doc['metadata']['name']}/{c['name']}"
             for kind in ("requests", "limits"):
-                assert {"cpu", "memory"} <= set(c.get("resources", {}).get(kind, {})), f"{where}: {kind}"
+                assert {"cpu", "memory"} <= set(c.get("resources", {}).get(kind, {})), (
+                    f"{where}: {kind}"
+                )
             if doc["kind"] != "Job":  # a run-once Job has nothing to probe
                 for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
                     assert probe in c, f"{where}: {probe}"
@@ -217,7 +293,8 @@ def test_probes_use_what_the_app_serves(rendered: dict[str, list[dict[str, Any]]
     # The app's own code names the paths; the chart must use the same ones.
     health_sources = (ROOT / "services/common/sandbox_common").glob("*.py")
     served = "".join(p.read_text() for p in health_sources)
-    assert '"/healthz"' in served and '"/readyz"' in served
+    assert '"/healthz"' in served
+    assert '"/readyz"' in served
     found = set()
     for doc in workloads(rendered["kind"]):
         name = component(doc)
@@ -227,7 +304,11 @@ def test_probes_use_what_the_app_serves(rendered: dict[str, list[dict[str, Any]]
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         env = {e["name"]: e.get("value") for e in c["env"]}
         expected = APP_COMPONENTS[name]
-        for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        for probe, path in (
+            ("startupProbe", "/healthz"),
+            ("livenessProbe", "/healthz"),
+            ("readinessProbe", "/readyz"),
+        ):
             get = c[probe]["httpGet"]
             assert get["path"] == path, f"{name} {probe}"
             assert ports[get["port"]] == expected, f"{name} {probe} port"
@@ -247,9 +328,15 @@ def test_graceful_shutdown_fits_the_grace_period(rendered: dict[str, list[dict[s
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
-def test_services_select_their_pods(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+def test_services_select_their_pods(
+    rendered: dict[str, list[dict[str, Any]]], profile: str
+) -> None:
     docs = rendered[profile]
-    pods = [(d, d["spec"]["template"]["metadata"]["labels"]) for d in workloads(docs) if d["kind"] != "Job"]
+    pods = [
+        (d, d["spec"]["template"]["metadata"]["labels"])
+        for d in workloads(docs)
+        if d["kind"] != "Job"
+    ]
     for svc in by_kind(docs, "Service"):
         selector = svc["spec"]["selector"]
         assert "helm.sh/chart" not in selector
@@ -261,13 +348,22 @@ def test_services_select_their_pods(rendered: dict[str, list[dict[str, Any]]], p
     for doc in workloads(docs):
         if doc["kind"] != "Job":
             assert "helm.sh/chart" not in doc["spec"]["selector"]["matchLabels"]
-            assert doc["spec"]["selector"]["matchLabels"].items() <= doc["spec"]["template"]["metadata"]["labels"].items()
+            assert (
+                doc["spec"]["selector"]["matchLabels"].items()
+                <= doc["spec"]["template"]["metadata"]["labels"].items()
+            )
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
-def test_env_urls_point_at_release_services(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+def test_env_urls_point_at_release_services(
+    rendered: dict[str, list[dict[str, Any]]], profile: str
+) -> None:
     docs = rendered[profile]
-    services = {(s["metadata"]["name"], p["port"]) for s in by_kind(docs, "Service") for p in s["spec"]["ports"]}
+    services = {
+        (s["metadata"]["name"], p["port"])
+        for s in by_kind(docs, "Service")
+        for p in s["spec"]["ports"]
+    }
     checked = 0
     for doc in workloads(docs):
         for c in containers(doc):
@@ -276,7 +372,9 @@ def test_env_urls_point_at_release_services(rendered: dict[str, list[dict[str, A
                 if "://" not in value:
                     continue
                 url = urlsplit(re.sub(r"\$\(\w+\)", "secret", value))
-                assert (url.hostname, url.port) in services, f"{doc['metadata']['name']}: {env['name']}={value}"
+                assert (url.hostname, url.port) in services, (
+                    f"{doc['metadata']['name']}: {env['name']}={value}"
+                )
                 checked += 1
     assert checked >= 15
 
@@ -284,7 +382,11 @@ def test_env_urls_point_at_release_services(rendered: dict[str, list[dict[str, A
 def test_env_follows_the_configuration_reference(rendered: dict[str, list[dict[str, Any]]]) -> None:
     reference = (ROOT / "docs/configuration.md").read_text()
     documented = set(re.findall(r"`(SANDBOX_[A-Z0-9_]+)`", reference))
-    config = next(d for d in by_kind(rendered["kind"], "ConfigMap") if d["metadata"]["name"].endswith("-config"))
+    config = next(
+        d
+        for d in by_kind(rendered["kind"], "ConfigMap")
+        if d["metadata"]["name"].endswith("-config")
+    )
     assert config["data"]["SANDBOX_ENV"] == "production"
     for doc in workloads(rendered["kind"]):
         for c in containers(doc):
@@ -301,8 +403,14 @@ def test_env_follows_the_configuration_reference(rendered: dict[str, list[dict[s
                 assert values["SANDBOX_BROKER_URL"].endswith("/1")
     user = next(d for d in by_kind(rendered["kind"], "Deployment") if component(d) == "user")
     env = {e["name"]: e for e in user["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert {"SANDBOX_JWT_PRIVATE_KEY_FILE", "SANDBOX_ADMIN_EMAIL", "SANDBOX_ADMIN_PASSWORD",
-            "SANDBOX_USER_DATABASE_URL", "SANDBOX_REDIS_URL", "SANDBOX_BROKER_URL"} <= set(env)
+    assert {
+        "SANDBOX_JWT_PRIVATE_KEY_FILE",
+        "SANDBOX_ADMIN_EMAIL",
+        "SANDBOX_ADMIN_PASSWORD",
+        "SANDBOX_USER_DATABASE_URL",
+        "SANDBOX_REDIS_URL",
+        "SANDBOX_BROKER_URL",
+    } <= set(env)
     assert "secretKeyRef" in env["SANDBOX_ADMIN_PASSWORD"]["valueFrom"]
 
 
@@ -331,7 +439,13 @@ def test_generated_secrets(rendered: dict[str, list[dict[str, Any]]]) -> None:
     secrets = {d["metadata"]["name"]: d for d in by_kind(rendered["kind"], "Secret")}
     creds = secrets["sandbox-credentials"]
     assert creds["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    for key in ("admin-password", "postgres-user-password", "postgres-catalog-password", "mongo-password", "redis-password"):
+    for key in (
+        "admin-password",
+        "postgres-user-password",
+        "postgres-catalog-password",
+        "mongo-password",
+        "redis-password",
+    ):
         assert len(base64.b64decode(creds["data"][key])) >= 24
     pem = base64.b64decode(secrets["sandbox-jwt"]["data"]["private-key.pem"])
     assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8
@@ -352,11 +466,15 @@ def test_datastores_and_exporters(rendered: dict[str, list[dict[str, Any]]]) -> 
     for name, sts in stateful.items():
         assert sts["spec"]["volumeClaimTemplates"], name
         image = sts["spec"]["template"]["spec"]["containers"][0]["image"]
-        assert image.startswith("docker.io/library/") and "bitnami" not in image
+        assert image.startswith("docker.io/library/")
+        assert "bitnami" not in image
     redis = stateful["redis"]["spec"]["template"]["spec"]["containers"][0]["command"]
     assert redis[redis.index("--maxmemory-policy") + 1] == "noeviction"
-    exporters = {component(d): d["spec"]["template"]["spec"]["containers"][0]["image"]
-                 for d in by_kind(docs, "Deployment") if component(d).endswith("-exporter")}
+    exporters = {
+        component(d): d["spec"]["template"]["spec"]["containers"][0]["image"]
+        for d in by_kind(docs, "Deployment")
+        if component(d).endswith("-exporter")
+    }
     assert set(exporters) == set(EXPORTERS)
     assert "prometheuscommunity/postgres-exporter" in exporters["postgres-user-exporter"]
     assert "percona/mongodb_exporter" in exporters["mongo-exporter"]
@@ -368,14 +486,19 @@ def test_migrations_run_once_per_release(rendered: dict[str, list[dict[str, Any]
     hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
     assert set(hooks) == {"post-install", "post-upgrade"}
     command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
-    assert "sandbox-migrate user" in command and "sandbox-migrate catalog" in command
+    assert "sandbox-migrate user" in command
+    assert "sandbox-migrate catalog" in command
 
 
 def test_beat_is_a_single_replica(rendered: dict[str, list[dict[str, Any]]]) -> None:
     beat = next(d for d in by_kind(rendered["kind"], "Deployment") if component(d) == "beat")
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
-    assert not [d for d in rendered["kind"] if d["kind"] == "HorizontalPodAutoscaler" and component(d) == "beat"]
+    assert not [
+        d
+        for d in rendered["kind"]
+        if d["kind"] == "HorizontalPodAutoscaler" and component(d) == "beat"
+    ]
 
 
 def test_autoscaling_can_be_enabled(helm: str) -> None:
@@ -400,7 +523,9 @@ def test_checksum_annotations_follow_the_config(helm: str) -> None:
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
-def test_every_metrics_port_has_a_service_monitor(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+def test_every_metrics_port_has_a_service_monitor(
+    rendered: dict[str, list[dict[str, Any]]], profile: str
+) -> None:
     docs = rendered[profile]
     monitors = by_kind(docs, "ServiceMonitor")
     expected_ports = {**APP_COMPONENTS, **EXPORTERS}
@@ -411,9 +536,15 @@ def test_every_metrics_port_has_a_service_monitor(rendered: dict[str, list[dict[
             continue
         (port,) = svc["spec"]["ports"]
         assert port["port"] == expected_ports[name]
-        matches = [m for m in monitors
-                   if m["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
-                   and any(e["port"] == port["name"] and e["path"] == "/metrics" for e in m["spec"]["endpoints"])]
+        matches = [
+            m
+            for m in monitors
+            if m["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+            and any(
+                e["port"] == port["name"] and e["path"] == "/metrics"
+                for e in m["spec"]["endpoints"]
+            )
+        ]
         assert len(matches) == 1, name
         # job label = the component: user, catalog, activity, worker, beat
         assert matches[0]["spec"]["jobLabel"] == "app.kubernetes.io/component"
@@ -421,7 +552,9 @@ def test_every_metrics_port_has_a_service_monitor(rendered: dict[str, list[dict[
     assert covered == set(expected_ports)
 
 
-def test_prometheus_rule_is_built_from_the_rule_files(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_prometheus_rule_is_built_from_the_rule_files(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
     files = sorted((ROOT / "observability/prometheus/rules").glob("*.yml"))
     groups = [g for f in files for g in (yaml.safe_load(f.read_text()) or {}).get("groups", [])]
     rules = by_kind(rendered["kind"], "PrometheusRule")
@@ -435,14 +568,21 @@ def test_prometheus_rule_is_built_from_the_rule_files(rendered: dict[str, list[d
 
 def test_dashboards_are_configmaps_of_valid_json(rendered: dict[str, list[dict[str, Any]]]) -> None:
     files = sorted((ROOT / "observability/grafana/dashboards").glob("*.json"))
-    maps = [d for d in by_kind(rendered["kind"], "ConfigMap")
-            if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    maps = [
+        d
+        for d in by_kind(rendered["kind"], "ConfigMap")
+        if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
     assert len(maps) == len(files)
     for cm in maps:
         ((key, text),) = cm["data"].items()
         dashboard = json.loads(text)
-        assert key.endswith(".json") and dashboard.get("title") and "panels" in dashboard
-        assert dashboard == json.loads((ROOT / "observability/grafana/dashboards" / key).read_text())
+        assert key.endswith(".json")
+        assert dashboard.get("title")
+        assert "panels" in dashboard
+        assert dashboard == json.loads(
+            (ROOT / "observability/grafana/dashboards" / key).read_text()
+        )
 
 
 # --- network policies ------------------------------------------------------
@@ -451,9 +591,13 @@ def test_dashboards_are_configmaps_of_valid_json(rendered: dict[str, list[dict[s
 def allowed_flows(docs: list[dict[str, Any]]) -> dict[tuple[str, int], set[str]]:
     flows: dict[tuple[str, int], set[str]] = {}
     for policy in by_kind(docs, "NetworkPolicy"):
-        target = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        target = (
+            policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        )
         if target is None:
-            assert policy["spec"].get("ingress") in (None, []), "the default-deny policy allows something"
+            assert policy["spec"].get("ingress") in (None, []), (
+                "the default-deny policy allows something"
+            )
             assert policy["spec"]["policyTypes"] == ["Ingress"]
             continue
         for rule in policy["spec"].get("ingress", []):
@@ -461,11 +605,18 @@ def allowed_flows(docs: list[dict[str, Any]]) -> dict[tuple[str, int], set[str]]
             for peer in rule["from"]:
                 if "namespaceSelector" in peer:
                     assert "podSelector" not in peer
-                    peers.add("ns:" + peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+                    peers.add(
+                        "ns:"
+                        + peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    )
                 else:
                     (expression,) = peer["podSelector"]["matchExpressions"]
-                    assert expression["key"] == "app.kubernetes.io/component" and expression["operator"] == "In"
-                    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "sandbox"
+                    assert expression["key"] == "app.kubernetes.io/component"
+                    assert expression["operator"] == "In"
+                    assert (
+                        peer["podSelector"]["matchLabels"]["app.kubernetes.io/instance"]
+                        == "sandbox"
+                    )
                     peers |= set(expression["values"])
             for port in rule["ports"]:
                 flows.setdefault((target, port["port"]), set()).update(peers)
@@ -473,10 +624,16 @@ def allowed_flows(docs: list[dict[str, Any]]) -> dict[tuple[str, int], set[str]]
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
-def test_network_policies_allow_exactly_the_needed_flows(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+def test_network_policies_allow_exactly_the_needed_flows(
+    rendered: dict[str, list[dict[str, Any]]], profile: str
+) -> None:
     assert allowed_flows(rendered[profile]) == EXPECTED_FLOWS
     # every pod of the release is covered by the default deny
-    deny = next(p for p in by_kind(rendered[profile], "NetworkPolicy") if p["metadata"]["name"].endswith("default-deny"))
+    deny = next(
+        p
+        for p in by_kind(rendered[profile], "NetworkPolicy")
+        if p["metadata"]["name"].endswith("default-deny")
+    )
     for doc in workloads(rendered[profile]):
         labels = doc["spec"]["template"]["metadata"]["labels"]
         assert deny["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
@@ -491,8 +648,10 @@ def test_gateway_routes_by_prefix(rendered: dict[str, list[dict[str, Any]]]) -> 
             assert match["path"]["type"] == "PathPrefix"
             routes[match["path"]["value"]] = (backend["name"], backend["port"])
     assert routes == {
-        "/api/v1/auth": ("sandbox-user", 8001), "/api/v1/users": ("sandbox-user", 8001),
+        "/api/v1/auth": ("sandbox-user", 8001),
+        "/api/v1/users": ("sandbox-user", 8001),
         "/.well-known": ("sandbox-user", 8001),
-        "/api/v1/categories": ("sandbox-catalog", 8002), "/api/v1/products": ("sandbox-catalog", 8002),
+        "/api/v1/categories": ("sandbox-catalog", 8002),
+        "/api/v1/products": ("sandbox-catalog", 8002),
         "/api/v1/activity": ("sandbox-activity", 8003),
     }

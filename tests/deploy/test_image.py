@@ -59,7 +59,10 @@ def docker_available() -> bool:
 def image() -> str:
     if not docker_available():
         if os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1":
-            pytest.fail("SANDBOX_REQUIRE_DOCKER=1 but no Docker engine answers (run deploy/scripts/ci-prereqs.sh)")
+            pytest.fail(
+                "SANDBOX_REQUIRE_DOCKER=1 but no Docker engine answers "
+                "(run deploy/scripts/ci-prereqs.sh)"
+            )
         pytest.skip("no Docker engine (set SANDBOX_REQUIRE_DOCKER=1 to make this a failure)")
     mk = (ROOT / "deploy/deploy.mk").read_text()
     repository = re.search(r"^IMAGE_REPOSITORY \?= (\S+)", mk, re.M).group(1)
@@ -70,15 +73,23 @@ def image() -> str:
     if "PYTHON_IMAGE" not in env and base_file.exists():
         env["PYTHON_IMAGE"] = base_file.read_text().strip()
     result = subprocess.run(
-        ["bash", str(ROOT / "deploy/scripts/images.sh")], env=env, capture_output=True, text=True,
-        check=False, timeout=1500,
+        ["bash", str(ROOT / "deploy/scripts/images.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return ref
 
 
 def inspect(ref: str) -> dict:
-    return json.loads(subprocess.run(["docker", "image", "inspect", ref], capture_output=True, text=True, check=True).stdout)[0]
+    return json.loads(
+        subprocess.run(
+            ["docker", "image", "inspect", ref], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
 
 
 @pytest.mark.timeout(1800)
@@ -88,17 +99,31 @@ def test_image_is_small_non_root_and_exec_form(image: str) -> None:
     config = info["Config"]
     assert config["User"] == f"{UID}:{UID}"
     assert not config.get("Entrypoint")
-    assert isinstance(config["Cmd"], list) and config["Cmd"][0] == "sandbox-serve"
-    assert info["Architecture"] == {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    assert isinstance(config["Cmd"], list)
+    assert config["Cmd"][0] == "sandbox-serve"
+    assert info["Architecture"] == {"x86_64": "amd64", "aarch64": "arm64"}.get(
+        os.uname().machine, os.uname().machine
+    )
 
 
 @pytest.mark.timeout(600)
 def test_image_has_no_compiler_and_no_secret(image: str) -> None:
     result = subprocess.run(
-        ["docker", "run", "--rm", image, "sh", "-c",
-         "for c in gcc cc c++ g++ clang make ld; do command -v $c; done; ls /run/secrets 2>/dev/null; "
-         "command -v pip || true; id -u"],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            "docker",
+            "run",
+            "--rm",
+            image,
+            "sh",
+            "-c",
+            "for c in gcc cc c++ g++ clang make ld; do command -v $c; done; "
+            "ls /run/secrets 2>/dev/null; "
+            "command -v pip || true; id -u",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.stdout.split() == [UID], result.stdout + result.stderr
 
@@ -130,13 +155,35 @@ def started(image: str, key_dir: Path) -> Iterator[callable]:
         env = [f"--env={k}={v}" for k, v in {**UNREACHABLE, port_env: str(port)}.items()]
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
         subprocess.run(
-            ["docker", "run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp",
-             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-             "-v", f"{key_dir}:/keys:ro", "-p", f"127.0.0.1::{port}", *env, image, *command],
-            capture_output=True, text=True, check=True,
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--read-only",
+                "--tmpfs",
+                "/tmp",  # noqa: S108 - the container's own tmpfs
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                "-v",
+                f"{key_dir}:/keys:ro",
+                "-p",
+                f"127.0.0.1::{port}",
+                *env,
+                image,
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         names.append(name)
-        mapped = subprocess.run(["docker", "port", name, str(port)], capture_output=True, text=True, check=True)
+        mapped = subprocess.run(
+            ["docker", "port", name, str(port)], capture_output=True, text=True, check=True
+        )
         return name, int(mapped.stdout.split()[0].rsplit(":", 1)[1])
 
     yield start
@@ -148,18 +195,28 @@ def wait_for_healthz(name: str, port: int, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, OSError):
             pass
-        state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]["State"]
+        state = json.loads(
+            subprocess.run(
+                ["docker", "inspect", name], capture_output=True, text=True, check=True
+            ).stdout
+        )[0]["State"]
         if not state["Running"]:
-            logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
-            pytest.fail(f"{name} exited with {state['ExitCode']}:\n{(logs.stdout + logs.stderr)[-3000:]}")
+            logs = subprocess.run(
+                ["docker", "logs", name], capture_output=True, text=True, check=False
+            )
+            pytest.fail(
+                f"{name} exited with {state['ExitCode']}:\n{(logs.stdout + logs.stderr)[-3000:]}"
+            )
         time.sleep(1)
     logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
-    pytest.fail(f"{name}: /healthz did not answer in {seconds}s:\n{(logs.stdout + logs.stderr)[-3000:]}")
+    pytest.fail(
+        f"{name}: /healthz did not answer in {seconds}s:\n{(logs.stdout + logs.stderr)[-3000:]}"
+    )
 
 
 @pytest.mark.timeout(900)
@@ -170,9 +227,13 @@ def test_role_starts_and_answers_healthz_as_non_root(started, role: str) -> None
         pytest.skip(f"{module} is not written yet")
     name, port = started(role)
     wait_for_healthz(name, port)
-    uid = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True, text=True, check=True)
+    uid = subprocess.run(
+        ["docker", "exec", name, "id", "-u"], capture_output=True, text=True, check=True
+    )
     assert uid.stdout.strip() == UID
-    top = subprocess.run(["docker", "top", name, "-o", "pid,user,args"], capture_output=True, text=True, check=True)
+    top = subprocess.run(
+        ["docker", "top", name, "-o", "pid,user,args"], capture_output=True, text=True, check=True
+    )
     assert " root " not in top.stdout
 
 
@@ -183,7 +244,11 @@ def test_sigterm_stops_the_server_gracefully(started) -> None:
     began = time.monotonic()
     subprocess.run(["docker", "stop", "-t", "30", name], capture_output=True, check=True)
     took = time.monotonic() - began
-    state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]["State"]
+    state = json.loads(
+        subprocess.run(
+            ["docker", "inspect", name], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]["State"]
     # SIGTERM reached the server (PID 1, exec form) and it drained well before the grace period.
     assert took < 25, f"took {took:.1f}s"
     assert state["ExitCode"] == 0, state

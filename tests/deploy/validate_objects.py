@@ -17,7 +17,7 @@ import kubernetes_validate
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crd_schemas import SCHEMAS  # noqa: E402
+from crd_schemas import SCHEMAS
 
 
 def main(version: str, files: list[str]) -> int:
@@ -30,19 +30,23 @@ def main(version: str, files: list[str]) -> int:
             count += 1
             where = f"{file}: {doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
             group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
-            if "." in group and not group.endswith(".k8s.io") or group == "gateway.networking.k8s.io":
+            if (
+                "." in group and not group.endswith(".k8s.io")
+            ) or group == "gateway.networking.k8s.io":
                 schema = SCHEMAS.get((group, doc["kind"]))
                 if schema is None:
                     problems.append(f"{where}: no schema for {doc['apiVersion']} {doc['kind']}")
                     continue
                 for error in jsonschema.Draft7Validator(schema).iter_errors(doc):
-                    problems.append(f"{where}: {'/'.join(map(str, error.absolute_path))}: {error.message}")
+                    problems.append(
+                        f"{where}: {'/'.join(map(str, error.absolute_path))}: {error.message}"
+                    )
                 continue
             try:
                 kubernetes_validate.validate(doc, version, strict=True)
             except kubernetes_validate.ValidationError as error:
                 problems.append(f"{where}: {'/'.join(map(str, error.path))}: {error.message}")
-            except Exception as error:  # noqa: BLE001 - report, do not stop
+            except Exception as error:
                 problems.append(f"{where}: {type(error).__name__}: {error}")
     for problem in problems:
         print(problem)
