@@ -159,6 +159,8 @@ def make_plan() -> Plan:
             "SANDBOX_ADMIN_EMAIL": creds["SANDBOX_ADMIN_EMAIL"],
             "SANDBOX_ADMIN_PASSWORD": creds["SANDBOX_ADMIN_PASSWORD"],
             "SANDBOX_PROMETHEUS_URL": f"http://127.0.0.1:{PROMETHEUS_PORT}",
+            # Locally, re-send a task lost with a killed worker after 30 s, not 10 minutes.
+            "SANDBOX_REDELIVER_AFTER_SECONDS": given.get("SANDBOX_REDELIVER_AFTER_SECONDS", "30"),
         }
     )
     for key in ("SANDBOX_BROKER_VISIBILITY_TIMEOUT", "SANDBOX_WEB_CONCURRENCY",

@@ -9,14 +9,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from catalog_service.models import SEARCH_CONFIG, Category, OutboxEvent, Product
 
 SORT_COLUMNS = {
-    "price": (Product.price, False),
-    "-price": (Product.price, True),
-    "name": (Product.name, False),
-    "-created_at": (Product.created_at, True),
+    "price": ("price", False),
+    "-price": ("price", True),
+    "name": ("name", False),
+    "-created_at": ("created_at", True),
 }
 
 
@@ -69,19 +70,29 @@ def _filtered(query: Select[Any], filters: ProductFilter) -> Select[Any]:
 def product_page_query(
     filters: ProductFilter, *, sort: str, limit: int, after: tuple[Any, uuid.UUID] | None
 ) -> Select[Any]:
-    column, descending = SORT_COLUMNS[sort]
-    query = _filtered(select(Product), filters)
+    attribute, descending = SORT_COLUMNS[sort]
+    if filters.q:
+        # Matches first, through the GIN index, then sorted. Without the
+        # materialized CTE the planner walks a sort index backwards and filters
+        # row by row, which for a rare word means reading the whole table.
+        matches = _filtered(select(Product), filters).cte("matches").prefix_with("MATERIALIZED")
+        source: Any = aliased(Product, matches)
+        query = select(source)
+    else:
+        source = Product
+        query = _filtered(select(Product), filters)
+    column, id_column = getattr(source, attribute), source.id
     if after is not None:
         key: ColumnElement[bool]
         if descending:
-            key = tuple_(column, Product.id) < tuple_(*after)
+            key = tuple_(column, id_column) < tuple_(*after)
         else:
-            key = tuple_(column, Product.id) > tuple_(*after)
+            key = tuple_(column, id_column) > tuple_(*after)
         query = query.where(key)
     if descending:
-        query = query.order_by(column.desc(), Product.id.desc())
+        query = query.order_by(column.desc(), id_column.desc())
     else:
-        query = query.order_by(column.asc(), Product.id.asc())
+        query = query.order_by(column.asc(), id_column.asc())
     return query.limit(limit)
 
 

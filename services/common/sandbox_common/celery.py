@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from celery.app.task import Task
 
 from sandbox_common import metrics
 from sandbox_common.context import current_request_id, is_valid_request_id
+from sandbox_common.ledger import TaskLedger
+from sandbox_common.resources import PerProcess
 from sandbox_common.settings import CommonSettings
 
 QUEUES = ("user", "catalog", "activity")
@@ -54,6 +57,10 @@ def create_celery(settings: CommonSettings, *, main: str) -> Celery:
             # Longer than the longest task plus its largest retry delay, so a
             # running task is never handed to a second worker.
             "visibility_timeout": settings.broker_visibility_timeout,
+            # Sweep for tasks of a dead worker a few times per visibility timeout
+            # (kombu's default sweeps about every 100 s, whatever the timeout).
+            "unacked_restore_interval": max(2, settings.broker_visibility_timeout // 4),
+            "unacked_restore_throttle": 1,
             "socket_timeout": 5,
             "socket_connect_timeout": 5,
             "retry_on_timeout": True,
@@ -75,12 +82,48 @@ def backoff(retries: int, *, base: float = 1.0, cap: float = 60.0) -> float:
     return random.uniform(0, min(cap, base * 2**retries))
 
 
+_ledgers: dict[str, PerProcess[TaskLedger]] = {}
+
+
+def ledger_for(app: Celery) -> TaskLedger:
+    url = str(app.conf.broker_url)
+    if url not in _ledgers:
+        _ledgers[url] = PerProcess(lambda: TaskLedger.from_url(url))
+    return _ledgers[url].get()
+
+
 def publish(
-    app: Celery, name: str, *, kwargs: dict[str, Any], request_id: str | None = None
-) -> None:
-    """Send a task by name; the request id rides along in the headers."""
+    app: Celery,
+    name: str,
+    *,
+    kwargs: dict[str, Any],
+    request_id: str | None = None,
+    queue: str | None = None,
+    task_id: str | None = None,
+) -> str:
+    """Send a task by name, recorded in the ledger first (see :mod:`sandbox_common.ledger`).
+
+    The request id rides along in the headers. Returns the task id.
+    """
+    task_id = task_id or str(uuid.uuid4())
+    queue = queue or (route_by_service(name) or {}).get("queue") or app.conf.task_default_queue
     headers = {"request_id": request_id or current_request_id()}
-    app.send_task(name, kwargs=kwargs, headers=headers)
+    ledger_for(app).record(
+        task_id, {"name": name, "kwargs": kwargs, "queue": queue, "headers": headers}
+    )
+    app.send_task(name, kwargs=kwargs, headers=headers, queue=queue, task_id=task_id)
+    return task_id
+
+
+def redeliver(app: Celery, *, older_than: float) -> int:
+    """Send again what the ledger still holds after ``older_than`` seconds."""
+    due = ledger_for(app).due(older_than=older_than)
+    for task_id, entry in due:
+        app.send_task(entry["name"], kwargs=entry["kwargs"], headers=entry.get("headers") or {},
+                      queue=entry["queue"], task_id=task_id)  # fmt: skip
+    if due:
+        _log.warning("tasks redelivered from the ledger", count=len(due))
+    return len(due)
 
 
 # -- signal handlers, connected once per process ---------------------------------------------
@@ -127,6 +170,16 @@ def _state_counter(state: str) -> Callable[..., None]:
     return handler
 
 
+def _settle(sender: Task | None = None, task_id: str | None = None, **_: Any) -> None:
+    # Succeeded, or failed for good (a retry fires task_retry instead): done either way.
+    task_id = task_id or getattr(getattr(sender, "request", None), "id", None)
+    if sender is not None and task_id:
+        try:
+            ledger_for(sender.app).settle(task_id)
+        except Exception as exc:  # the task's work is done; a stale entry is only re-sent
+            _log.warning("ledger settle failed", error=type(exc).__name__)
+
+
 _on_success = _state_counter("succeeded")
 _on_failure = _state_counter("failed")
 
@@ -146,6 +199,8 @@ def connect_signals() -> None:
     signals.task_postrun.connect(_on_postrun, weak=False)
     signals.task_success.connect(_on_success, weak=False)
     signals.task_failure.connect(_on_failure, weak=False)
+    signals.task_success.connect(_settle, weak=False)
+    signals.task_failure.connect(_settle, weak=False)
     signals.task_retry.connect(_on_retry, weak=False)
     _connected = True
 

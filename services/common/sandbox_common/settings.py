@@ -28,6 +28,7 @@ class CommonSettings(BaseSettings):
     redis_url: str
     broker_url: str
     broker_visibility_timeout: int = Field(default=120, ge=10)
+    redeliver_after_seconds: int = Field(default=600, ge=5)
 
     user_url: str = "http://127.0.0.1:8001"
     catalog_url: str = "http://127.0.0.1:8002"

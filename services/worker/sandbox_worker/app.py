@@ -11,7 +11,12 @@ from pydantic import Field
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.settings import CommonSettings
 
-TASK_MODULES = ("user_service.tasks", "catalog_service.tasks", "activity_service.tasks")
+TASK_MODULES = (
+    "user_service.tasks",
+    "catalog_service.tasks",
+    "activity_service.tasks",
+    "sandbox_worker.tasks",
+)
 
 
 class WorkerSettings(CommonSettings):
@@ -40,6 +45,11 @@ def create_worker_app(settings: WorkerSettings) -> Celery:
         "purge-expired-events": {
             "task": "activity.tasks.purge_expired",
             "schedule": timedelta(minutes=10),
+        },
+        "redeliver-from-ledger": {
+            "task": "sandbox.tasks.redeliver",
+            "schedule": timedelta(seconds=max(5, min(60, settings.redeliver_after_seconds // 2))),
+            "kwargs": {"older_than": settings.redeliver_after_seconds},
         },
         "purge-expired-refresh-tokens": {
             "task": "user.tasks.purge_expired_tokens",

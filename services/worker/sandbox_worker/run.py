@@ -90,6 +90,7 @@ def metrics_ready(collector: QueueLengthCollector) -> bool:
 
 
 def beat() -> None:
+    os.environ.setdefault("SANDBOX_METRICS_PORT", "9102")
     settings = _settings("beat")
     app = create_worker_app(settings)
     REGISTRY.register(QueueLengthCollector(settings.broker_url))

@@ -1,0 +1,66 @@
+"""At-least-once delivery on top of the Redis broker.
+
+kombu's Redis transport takes a message off its queue (``BRPOP``) and only
+then records it as unacknowledged; a worker killed between the two loses that
+message for good. So every task we publish is also written to a ledger in the
+broker's Redis before it is sent, and removed when the task has finished
+(succeeded, or failed for good). Beat re-sends what stays in the ledger longer
+than ``SANDBOX_REDELIVER_AFTER_SECONDS``. Tasks are idempotent, so a task sent
+twice does its work once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import redis
+
+INDEX = "sandbox:ledger:index"  # sorted set: task id → when (re)sent
+DATA = "sandbox:ledger:data"  # hash: task id → {"name", "kwargs", "queue", "headers"}
+
+
+class TaskLedger:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    @classmethod
+    def from_url(cls, url: str) -> TaskLedger:
+        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+
+    def record(self, task_id: str, entry: dict[str, Any]) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(DATA, task_id, orjson.dumps(entry))
+            pipe.zadd(INDEX, {task_id: time.time()}, nx=True)
+            pipe.execute()
+
+    def settle(self, task_id: str) -> None:
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(INDEX, task_id)
+            pipe.hdel(DATA, task_id)
+            pipe.execute()
+
+    def due(self, *, older_than: float, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
+        """Entries sent more than ``older_than`` seconds ago, marked as sent now."""
+        cutoff = time.time() - older_than
+        ids = [i.decode() for i in self._redis.zrangebyscore(INDEX, 0, cutoff, start=0, num=limit)]
+        if not ids:
+            return []
+        raw = self._redis.hmget(DATA, ids)
+        due, gone = [], []
+        for task_id, value in zip(ids, raw, strict=True):
+            if value is None:
+                gone.append(task_id)
+            else:
+                due.append((task_id, orjson.loads(value)))
+        with self._redis.pipeline(transaction=False) as pipe:
+            if gone:
+                pipe.zrem(INDEX, *gone)
+            if due:
+                pipe.zadd(INDEX, {task_id: time.time() for task_id, _ in due}, xx=True)
+            pipe.execute()
+        return due
+
+    def pending(self) -> int:
+        return int(self._redis.zcard(INDEX))
