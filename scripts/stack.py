@@ -15,6 +15,7 @@ is used as it is, not started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import secrets
@@ -216,10 +217,8 @@ def stop(name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     pid = running_pid(name)
     if pid is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -229,10 +228,8 @@ def stop(name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         time.sleep(0.1)
     else:
         say(f"{name}: did not stop in {timeout:.0f}s; killing")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     pid_file(name).unlink(missing_ok=True)
     say(f"{name}: stopped")
 
@@ -291,12 +288,13 @@ def start_postgres(plan: Plan) -> None:
     initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if not initdb or not pg_ctl:
         fail("PostgreSQL binaries not found; install them: sudo apt-get install postgresql")
-    assert initdb is not None and pg_ctl is not None
+    assert initdb is not None
+    assert pg_ctl is not None
     socket_dir = data.parent / f"{data.name}-socket"
     for directory in (data.parent, socket_dir):
         directory.mkdir(parents=True, exist_ok=True)
     if is_root():
-        os.chmod(DATA, 0o755)
+        os.chmod(DATA, 0o755)  # noqa: S103 - the postgres user must traverse it
         shutil.chown(socket_dir, "postgres", "postgres")
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
@@ -417,7 +415,7 @@ def start_mongo(plan: Plan) -> None:
 
 
 def prometheus_config() -> Path:
-    jobs = {**{name: port for name, port in SERVICE_PORTS.items()},
+    jobs = {**SERVICE_PORTS,
             "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT, "locust": 9646}  # fmt: skip
     lines = [
         "global:",

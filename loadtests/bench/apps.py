@@ -6,8 +6,9 @@ shared middleware (request ids stay); everything else is the real service.
 
 from __future__ import annotations
 
-from catalog_service.main import create_app
 from fastapi import FastAPI
+
+from catalog_service.main import create_app
 
 
 def catalog_observed() -> FastAPI:

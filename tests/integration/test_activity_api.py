@@ -49,7 +49,9 @@ class TestRecordEvent:
         assert mine["metadata"] == {"source": "test", "n": 1, "ok": True, "none": None}
         assert mine["request_id"] == response.headers["x-request-id"]
 
-    def test_idempotency_key_stores_once(self, activity_api: httpx.Client, account: Account) -> None:
+    def test_idempotency_key_stores_once(
+        self, activity_api: httpx.Client, account: Account
+    ) -> None:
         headers = {**account.headers, "Idempotency-Key": "order-42"}
         body = {"type": "product.viewed", "object_id": "p-1"}
         ids = {activity_api.post("/api/v1/activity/events", headers=headers, json=body).json()[
@@ -144,7 +146,9 @@ class TestFeeds:
         assert_error(response, 400)
 
     @pytest.mark.parametrize("limit", [0, 101])
-    def test_bad_limit_is_422(self, activity_api: httpx.Client, account: Account, limit: int) -> None:
+    def test_bad_limit_is_422(
+        self, activity_api: httpx.Client, account: Account, limit: int
+    ) -> None:
         response = activity_api.get("/api/v1/activity/me", headers=account.headers,
                                     params={"limit": limit})  # fmt: skip
         assert_error(response, 422)
@@ -188,7 +192,8 @@ class TestStatsAndTrending:
         path = f"/api/v1/activity/products/{product_id}/stats"
         stats = eventually(
             lambda: (s := activity_api.get(path).json())["views"] + s["likes"] == 4 and s,
-            what="4 events counted")
+            what="4 events counted",
+        )
         assert stats == {"product_id": product_id, "views": 3, "likes": 1, "unique_users": 2}
 
     def test_bad_product_id_is_422(self, activity_api: httpx.Client) -> None:

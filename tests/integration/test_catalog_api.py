@@ -40,10 +40,14 @@ class TestCategories:
                                     json={"slug": slug, "name": "x"})  # fmt: skip
         assert_error(response, 422)
 
-    def test_non_admin_writes_are_refused(self, catalog_api: httpx.Client, account: Account) -> None:
+    def test_non_admin_writes_are_refused(
+        self, catalog_api: httpx.Client, account: Account
+    ) -> None:
         body = {"slug": "nope", "name": "Nope"}
         assert_error(catalog_api.post("/api/v1/categories", json=body), 401)
-        assert_error(catalog_api.post("/api/v1/categories", headers=account.headers, json=body), 403)
+        assert_error(
+            catalog_api.post("/api/v1/categories", headers=account.headers, json=body), 403
+        )
 
 
 class TestProductWrites:
@@ -116,7 +120,9 @@ class TestProductWrites:
                                      json=fields)  # fmt: skip
         assert_error(response, 422)
 
-    def test_update_or_delete_unknown_is_404(self, catalog_api: httpx.Client, admin: Account) -> None:
+    def test_update_or_delete_unknown_is_404(
+        self, catalog_api: httpx.Client, admin: Account
+    ) -> None:
         path = f"/api/v1/products/{uuid.uuid4()}"
         assert_error(catalog_api.patch(path, headers=admin.headers, json={"name": "x"}), 404)
         assert_error(catalog_api.delete(path, headers=admin.headers), 404)
@@ -279,7 +285,9 @@ class TestProductList:
             {"min_price": "abc"},
         ],
     )
-    def test_bad_parameters_are_422(self, catalog_api: httpx.Client, params: dict[str, object]) -> None:
+    def test_bad_parameters_are_422(
+        self, catalog_api: httpx.Client, params: dict[str, object]
+    ) -> None:
         assert_error(catalog_api.get("/api/v1/products", params=params), 422)
 
     @pytest.mark.parametrize(

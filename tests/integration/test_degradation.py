@@ -44,7 +44,10 @@ def redis_stopped(stack, urls: dict[str, str]) -> Iterator[None]:  # type: ignor
 
 
 def test_product_reads_survive_redis_going_down(
-    catalog_api: httpx.Client, admin: Account, stack, request: pytest.FixtureRequest  # type: ignore[no-untyped-def]
+    catalog_api: httpx.Client,
+    admin: Account,
+    stack,
+    request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
 ) -> None:
     product = create_product(catalog_api, admin)
     path = f"/api/v1/products/{product['id']}"

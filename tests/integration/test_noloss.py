@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from tests.utils.api import eventually
 from sandbox_common.celery import publish
+from tests.utils.api import eventually
 from tests.utils.broker import producer
 from tests.utils.stack import ROOT
 
@@ -44,7 +44,7 @@ class Worker:
     def start(self) -> None:
         binary = Path(sys.executable).parent / "sandbox-worker"
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([str(binary)], env=self.env, stdout=out,  # noqa: S603
+            self.proc = subprocess.Popen([str(binary)], env=self.env, stdout=out,
                                          stderr=subprocess.STDOUT)  # fmt: skip
 
     def kill(self) -> None:

@@ -31,8 +31,16 @@ def test_expired_events_are_removed(env: dict[str, str]) -> None:
     now = datetime.now(UTC)
     base = {"type": "product.viewed", "user_id": str(uuid.uuid4()), "object_id": marker,
             "metadata": {}, "request_id": None}  # fmt: skip
-    old = {**base, "event_id": str(uuid.uuid4()), "occurred_at": now - retention - timedelta(hours=1)}
-    fresh = {**base, "event_id": str(uuid.uuid4()), "occurred_at": now - retention + timedelta(hours=1)}
+    old = {
+        **base,
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": now - retention - timedelta(hours=1),
+    }
+    fresh = {
+        **base,
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": now - retention + timedelta(hours=1),
+    }
     events.insert_many([old, fresh])
 
     # The same task beat schedules, run by the real worker.

@@ -50,8 +50,14 @@ BAD_TOKENS: dict[str, BadToken] = {
         Ed25519PrivateKey.generate(), kid, tokens.claims(sub=sub)
     ),
     "expired": lambda key, kid, sub: tokens.sign(
-        key, kid, tokens.claims(sub=sub, iat=int(time.time()) - 3600,
-                                nbf=int(time.time()) - 3600, exp=int(time.time()) - 60)
+        key,
+        kid,
+        tokens.claims(
+            sub=sub,
+            iat=int(time.time()) - 3600,
+            nbf=int(time.time()) - 3600,
+            exp=int(time.time()) - 60,
+        ),
     ),  # fmt: skip
     "not yet valid": lambda key, kid, sub: tokens.sign(
         key, kid, tokens.claims(sub=sub, nbf=int(time.time()) + 600)
@@ -61,7 +67,9 @@ BAD_TOKENS: dict[str, BadToken] = {
     "unknown kid": lambda key, kid, sub: tokens.sign(key, "no-such-kid", tokens.claims(sub=sub)),
     "no kid": lambda key, kid, sub: jwt.encode(tokens.claims(sub=sub), key, algorithm="EdDSA"),
     "missing exp": lambda key, kid, sub: tokens.sign(key, kid, tokens.claims(sub=sub, exp=None)),
-    "unknown role": lambda key, kid, sub: tokens.sign(key, kid, tokens.claims(sub=sub, role="root")),
+    "unknown role": lambda key, kid, sub: tokens.sign(
+        key, kid, tokens.claims(sub=sub, role="root")
+    ),
     "malformed": lambda key, kid, sub: "not.a.jwt",
     "garbage": lambda key, kid, sub: "%%%%",
 }

@@ -46,7 +46,9 @@ class TestRegister:
         assert "input" not in body["detail"][0]  # the password is never echoed back
 
     @pytest.mark.parametrize("password", ["x" * 8, "x" * 128])
-    def test_password_at_the_limits_is_accepted(self, user_api: httpx.Client, password: str) -> None:
+    def test_password_at_the_limits_is_accepted(
+        self, user_api: httpx.Client, password: str
+    ) -> None:
         assert register(user_api, password=password).status_code == 201
 
     def test_role_cannot_be_set_at_registration(self, user_api: httpx.Client) -> None:
@@ -76,7 +78,9 @@ class TestRegister:
 
     def test_malformed_json_is_422(self, user_api: httpx.Client) -> None:
         response = user_api.post(
-            "/api/v1/auth/register", content=b"{not json", headers={"content-type": "application/json"}
+            "/api/v1/auth/register",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
         )
         assert_error(response, 422)
 
@@ -105,9 +109,7 @@ class TestToken:
     def test_missing_form_fields_are_422(self, user_api: httpx.Client) -> None:
         assert_error(user_api.post("/api/v1/auth/token", data={"username": "a@b.c"}), 422)
 
-    def test_repeated_failures_are_throttled_with_retry_after(
-        self, user_api: httpx.Client
-    ) -> None:
+    def test_repeated_failures_are_throttled_with_retry_after(self, user_api: httpx.Client) -> None:
         email = unique_email("throttled")
         register(user_api, email=email)
         statuses = [login(user_api, email, "wrong password!").status_code for _ in range(5)]
@@ -156,7 +158,9 @@ class TestRefreshAndLogout:
         assert_error(response, response.status_code)
 
     def test_logout_ends_the_family(self, user_api: httpx.Client, account: Account) -> None:
-        response = user_api.post("/api/v1/auth/logout", json={"refresh_token": account.refresh_token})
+        response = user_api.post(
+            "/api/v1/auth/logout", json={"refresh_token": account.refresh_token}
+        )
         assert response.status_code == 204
         assert response.content == b""
         again = user_api.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})

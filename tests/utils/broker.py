@@ -9,5 +9,7 @@ from sandbox_common.settings import CommonSettings
 
 
 def producer(env: dict[str, str]) -> Celery:
-    settings = CommonSettings(redis_url=env["SANDBOX_REDIS_URL"], broker_url=env["SANDBOX_BROKER_URL"])
+    settings = CommonSettings(
+        redis_url=env["SANDBOX_REDIS_URL"], broker_url=env["SANDBOX_BROKER_URL"]
+    )
     return create_celery(settings, main="tests")

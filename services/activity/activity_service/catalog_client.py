@@ -9,6 +9,7 @@ import time
 
 import httpx
 import structlog
+
 from sandbox_common.http import get_json
 
 _log = structlog.stdlib.get_logger(__name__)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from sandbox_common.settings import CommonSettings
 
 

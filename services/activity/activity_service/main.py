@@ -10,6 +10,11 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
+
+from activity_service import db
+from activity_service.catalog_client import CatalogNames
+from activity_service.config import ActivitySettings
+from activity_service.router import router
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import JwksKeySource, TokenVerifier
 from sandbox_common.batching import BatchPublisher
@@ -17,11 +22,6 @@ from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
 from sandbox_common.redis import create_redis
-
-from activity_service import db
-from activity_service.catalog_client import CatalogNames
-from activity_service.config import ActivitySettings
-from activity_service.router import router
 
 _log = structlog.stdlib.get_logger(__name__)
 

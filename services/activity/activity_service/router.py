@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pymongo.asynchronous.collection import AsyncCollection
-from sandbox_common.auth import AdminPrincipal, CurrentPrincipal
-from sandbox_common.batching import BatchPublisher
 
 from activity_service import service
 from activity_service.catalog_client import CatalogNames
 from activity_service.schemas import EventAccepted, EventCreate, EventPage, ProductStats, Trending
+from sandbox_common.auth import AdminPrincipal, CurrentPrincipal
+from sandbox_common.batching import BatchPublisher
 
 router = APIRouter(prefix="/api/v1/activity", tags=["activity"])
 

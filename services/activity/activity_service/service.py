@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,11 +12,6 @@ import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sandbox_common.auth import Principal
-from sandbox_common.batching import BatchPublisher, PublishFailed
-from sandbox_common.context import current_request_id
-from sandbox_common.errors import ServiceError
-from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 
 from activity_service import trending
 from activity_service.catalog_client import CatalogNames
@@ -29,6 +25,11 @@ from activity_service.schemas import (
     Trending,
     TrendingItem,
 )
+from sandbox_common.auth import Principal
+from sandbox_common.batching import BatchPublisher, PublishFailed
+from sandbox_common.context import current_request_id
+from sandbox_common.errors import ServiceError
+from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 
 _log = structlog.stdlib.get_logger(__name__)
 
@@ -144,11 +145,9 @@ async def trending_products(
         _log.warning("trending cache unavailable", error=type(exc).__name__)
     if ranking is None:
         ranking = await compute_trending(events, window)
-        try:
+        with contextlib.suppress(RedisError):
             await redis.set(trending.cache_key(window), orjson.dumps(ranking),
                             ex=trending.CACHE_TTL_SECONDS)  # fmt: skip
-        except RedisError:
-            pass
     top = ranking[:limit]
     found, degraded = await names.names([row["product_id"] for row in top])
     items = [TrendingItem(product_id=row["product_id"], name=found.get(row["product_id"]),

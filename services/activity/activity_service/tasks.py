@@ -15,12 +15,12 @@ from celery import shared_task
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
-from sandbox_common import metrics
-from sandbox_common.celery import RETRY_OPTIONS, transient_errors
-from sandbox_common.resources import PerProcess
 
 from activity_service import db, trending
 from activity_service.events import parse_events
+from sandbox_common import metrics
+from sandbox_common.celery import RETRY_OPTIONS, transient_errors
+from sandbox_common.resources import PerProcess
 
 _log = structlog.stdlib.get_logger(__name__)
 DUPLICATE_KEY = 11000

@@ -18,6 +18,7 @@ import uuid
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
 from sandbox_common import metrics
 
 CACHE = "product"

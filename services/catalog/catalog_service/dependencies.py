@@ -7,10 +7,10 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Request
-from sandbox_common.batching import BatchPublisher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_service.cache import ProductCache
+from sandbox_common.batching import BatchPublisher
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -6,6 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
+from catalog_service.cache import ProductCache
+from catalog_service.config import CatalogSettings
+from catalog_service.router import categories, products
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import JwksKeySource, TokenVerifier
 from sandbox_common.batching import BatchPublisher
@@ -14,10 +18,6 @@ from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
 from sandbox_common.redis import create_redis
-
-from catalog_service.cache import ProductCache
-from catalog_service.config import CatalogSettings
-from catalog_service.router import categories, products
 
 
 def create_app(settings: CatalogSettings | None = None, *, observe: bool = True) -> FastAPI:

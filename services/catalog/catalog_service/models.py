@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sandbox_common.db import metadata
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -21,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from sandbox_common.db import metadata
 
 # The text that search matches: name and description, English stemming.
 SEARCH_CONFIG = "english"

@@ -7,9 +7,6 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
-from sandbox_common.auth import AdminPrincipal, CurrentPrincipal, OptionalPrincipal
-from sandbox_common.batching import PublishFailed
-from sandbox_common.errors import ServiceError
 
 from catalog_service import service
 from catalog_service.dependencies import CacheDep, CeleryDep, EventsDep, SessionDep, SessionsDep
@@ -24,6 +21,9 @@ from catalog_service.schemas import (
     ProductUpdate,
     Sort,
 )
+from sandbox_common.auth import AdminPrincipal, CurrentPrincipal, OptionalPrincipal
+from sandbox_common.batching import PublishFailed
+from sandbox_common.errors import ServiceError
 
 categories = APIRouter(prefix="/api/v1/categories", tags=["categories"])
 products = APIRouter(prefix="/api/v1/products", tags=["products"])

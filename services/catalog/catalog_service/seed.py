@@ -13,11 +13,11 @@ import random
 import time
 from decimal import Decimal
 
-from sandbox_common.db import create_sync_db
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from catalog_service.models import Category, Product
+from sandbox_common.db import create_sync_db
 
 CATEGORIES = {
     "laptops": ("Laptops", ["Ultrabook", "Gaming Laptop", "Chromebook", "Workstation"]),

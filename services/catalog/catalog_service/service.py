@@ -12,12 +12,6 @@ from typing import Any
 import structlog
 from anyio import to_thread
 from celery import Celery
-from sandbox_common import metrics
-from sandbox_common.auth import Principal
-from sandbox_common.celery import publish
-from sandbox_common.context import current_request_id
-from sandbox_common.errors import Conflict, InvalidField, NotFound
-from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +28,12 @@ from catalog_service.schemas import (
     ProductPublic,
     ProductUpdate,
 )
+from sandbox_common import metrics
+from sandbox_common.auth import Principal
+from sandbox_common.celery import publish
+from sandbox_common.context import current_request_id
+from sandbox_common.errors import Conflict, InvalidField, NotFound
+from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 
 _log = structlog.stdlib.get_logger(__name__)
 MAX_IDS = 100

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from celery import current_app, shared_task
+from sqlalchemy import Engine, delete, func, select, update
+
+from catalog_service.models import OutboxEvent
 from sandbox_common import metrics
 from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
 from sandbox_common.db import create_sync_db
 from sandbox_common.resources import PerProcess
-from sqlalchemy import Engine, delete, func, select, update
-
-from catalog_service.models import OutboxEvent
 
 _log = structlog.stdlib.get_logger(__name__)
 BATCH_SIZE = 100

@@ -45,7 +45,7 @@ class InvalidField(ServiceError):
 
     def __init__(self, *loc: str | int, msg: str) -> None:
         super().__init__(msg)
-        self.detail = [{"type": "value_error", "loc": list(loc), "msg": msg}]  # type: ignore[assignment]
+        self.detail = [{"type": "value_error", "loc": list(loc), "msg": msg}]
 
 
 class Unauthorized(ServiceError):

@@ -25,7 +25,7 @@ async def get_json(
     *,
     target: str,
     params: dict[str, Any] | None = None,
-    timeout: float | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - httpx's own per-request timeout
 ) -> Any:
     """GET and decode JSON; raises httpx errors after counting them."""
     headers = {}

@@ -44,7 +44,8 @@ class TaskLedger:
     def due(self, *, older_than: float, limit: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Entries sent more than ``older_than`` seconds ago, marked as sent now."""
         cutoff = time.time() - older_than
-        ids = [i.decode() for i in self._redis.zrangebyscore(INDEX, 0, cutoff, start=0, num=limit)]
+        found = self._redis.zrangebyscore(INDEX, 0, cutoff, start=0, num=limit)
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in found]
         if not ids:
             return []
         raw = self._redis.hmget(DATA, ids)

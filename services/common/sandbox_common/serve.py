@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
 
     workers = int(os.environ.get("SANDBOX_WEB_CONCURRENCY", "1"))
     if workers > 1:
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"/tmp/sandbox-metrics-{args.service}")
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"/tmp/sandbox-metrics-{args.service}")  # noqa: S108
     # Import after the environment is final: prometheus-client picks its mode at import.
     import uvicorn
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Request
-from sandbox_common.auth import CurrentPrincipal
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sandbox_common.auth import CurrentPrincipal
 from user_service import service
 from user_service.models import User
 from user_service.throttle import LoginThrottle

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
+
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import StaticKeySource, TokenVerifier
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.redis import create_redis
-
 from user_service import service
 from user_service.config import UserSettings
 from user_service.router import auth, jwks, users

@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sandbox_common.db import metadata
 from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sandbox_common.db import metadata
 
 
 def _utcnow() -> datetime:

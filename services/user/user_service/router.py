@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sandbox_common.auth import AdminPrincipal
 
+from sandbox_common.auth import AdminPrincipal
 from user_service import service
 from user_service.dependencies import CeleryDep, CurrentUser, PolicyDep, SessionDep, ThrottleDep
 from user_service.schemas import (

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from anyio import to_thread
 from celery import Celery
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sandbox_common import metrics
 from sandbox_common.celery import publish
 from sandbox_common.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from user_service import repository, security
 from user_service.models import User
 from user_service.schemas import TokenPair, UpdateMeRequest, UserPage, UserPublic

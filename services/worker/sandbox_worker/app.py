@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from celery import Celery
 from pydantic import Field
+
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.settings import CommonSettings
 

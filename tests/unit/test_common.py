@@ -1,0 +1,119 @@
+"""The shared package's pure parts: cursors, request ids, errors, logging."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+
+from sandbox_common.context import accept_request_id, is_valid_request_id
+from sandbox_common.errors import Conflict, install_error_handlers
+from sandbox_common.logging import configure_logging
+from sandbox_common.metrics import status_class
+from sandbox_common.middleware import RequestMiddleware
+from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
+
+
+def test_cursor_round_trip() -> None:
+    values = ["price", "10.00", "3f1c"]
+    assert decode_cursor(encode_cursor(values), length=3) == values
+
+
+@pytest.mark.parametrize("cursor", ["", "!!!", "e30", "WzFd", "x" * 600, "bnVsbA"])
+def test_bad_cursors(cursor: str) -> None:
+    with pytest.raises(BadCursor):
+        decode_cursor(cursor, length=3)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("abc12345", True), ("a" * 128, True), ("a" * 129, False), ("short", False),
+     ("with space1", False), ("line\nbreak1", False), (None, False)],
+)  # fmt: skip
+def test_request_id_validation(value: str | None, valid: bool) -> None:
+    assert is_valid_request_id(value) is valid
+    accepted = accept_request_id(value)
+    assert (accepted == value) is valid
+    assert is_valid_request_id(accepted)
+
+
+def test_status_class() -> None:
+    assert [status_class(s) for s in (200, 204, 304, 404, 503)] == ["2xx", "2xx", "3xx", "4xx",
+                                                                     "5xx"]  # fmt: skip
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    router = APIRouter()
+
+    @router.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        if item_id == 1:
+            raise Conflict("taken")
+        if item_id == 2:
+            raise RuntimeError("boom with SELECT * FROM secrets")
+        return {"id": item_id}
+
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(RequestMiddleware)
+    return app
+
+
+def test_errors_have_the_contract_shape_and_leak_nothing() -> None:
+    client = TestClient(_app(), raise_server_exceptions=False)
+    conflict = client.get("/items/1", headers={"X-Request-ID": "req-12345678"})
+    assert conflict.status_code == 409
+    assert conflict.json() == {"detail": "taken", "request_id": "req-12345678"}
+    assert conflict.headers["x-request-id"] == "req-12345678"
+
+    crash = client.get("/items/2")
+    assert crash.status_code == 500
+    assert crash.json() == {"detail": "Internal server error",
+                            "request_id": crash.headers["x-request-id"]}  # fmt: skip
+    assert "SELECT" not in crash.text
+
+    invalid = client.get("/items/abc")
+    assert invalid.status_code == 422
+    body = invalid.json()
+    assert body["request_id"] == invalid.headers["x-request-id"]
+    assert body["detail"][0]["loc"] == ["path", "item_id"]
+    assert "input" not in body["detail"][0]
+
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404
+    assert set(missing.json()) == {"detail", "request_id"}
+
+
+def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+    configure_logging(service="unit", level="INFO", fmt="json")
+    structlog.contextvars.bind_contextvars(request_id="req-abcdefgh")
+    try:
+        structlog.stdlib.get_logger("unit.test").info(
+            "hello", password="hunter22", refresh_token="rt-secret", user_id="u1"
+        )
+        logging.getLogger("uvicorn.error").warning("from the standard library")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    first, second = lines
+    assert first["message"] == "hello"
+    assert first["log.level"] == "info"
+    assert first["service.name"] == "unit"
+    assert first["request_id"] == "req-abcdefgh"
+    assert "@timestamp" in first
+    assert first["user_id"] == "u1"
+    assert "hunter22" not in stream.getvalue()
+    assert "rt-secret" not in stream.getvalue()
+    assert second["message"] == "from the standard library"
+    assert second["log.level"] == "warning"
+    assert second["log.logger"] == "uvicorn.error"

@@ -1,0 +1,120 @@
+"""Pure domain rules of the three services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from activity_service import db, trending
+from activity_service.events import event_id_for, parse_events, to_stored_time
+from activity_service.schemas import EventCreate
+from catalog_service.service import etag, etag_matches, parse_ids
+from sandbox_common.celery import backoff, route_by_service
+from sandbox_common.errors import InvalidField
+from user_service import security
+
+
+class TestEventValidation:
+    def test_a_good_event(self) -> None:
+        event = EventCreate(type="product.liked", object_id="p-1", metadata={"a": 1, "b": None})
+        assert event.metadata == {"a": 1, "b": None}
+
+    @pytest.mark.parametrize(
+        "metadata",
+        [{"$gt": 1}, {"a.b": 1}, {"": 1}, {"x" * 65: 1}, {"n": {"a": 1}}, {"l": [1]},
+         {f"k{i}": 1 for i in range(17)}, {"big": "x" * 2100}],
+    )  # fmt: skip
+    def test_bad_metadata(self, metadata: dict[str, Any]) -> None:
+        with pytest.raises(ValidationError):
+            EventCreate(type="product.viewed", object_id="p", metadata=metadata)
+
+    def test_closed_set_of_types(self) -> None:
+        with pytest.raises(ValidationError):
+            EventCreate(type="product.bought", object_id="p")  # type: ignore[arg-type]
+
+    def test_task_events_are_validated_the_same_way(self) -> None:
+        good = {"event_id": str(uuid.uuid4()), "type": "product.viewed",
+                "user_id": str(uuid.uuid4()), "object_id": "p", "metadata": {},
+                "occurred_at": "2026-01-01T00:00:00.123456+00:00"}  # fmt: skip
+        bad = {**good, "metadata": {"$set": 1}}
+        valid, rejected = parse_events([good, bad, {"nonsense": True}])
+        assert rejected == 2
+        assert valid[0].occurred_at.microsecond == 123000
+
+    def test_idempotency_keys_are_per_user(self) -> None:
+        a = event_id_for(user_id="u1", idempotency_key="k")
+        assert a == event_id_for(user_id="u1", idempotency_key="k")
+        assert a != event_id_for(user_id="u2", idempotency_key="k")
+        assert event_id_for(user_id="u1", idempotency_key=None) != a
+
+    def test_stored_time_is_utc_milliseconds(self) -> None:
+        stored = to_stored_time(datetime(2026, 1, 1, 12, 0, 0, 999999))
+        assert stored.tzinfo == UTC
+        assert stored.microsecond == 999000
+
+
+class TestRetentionAndIndexes:
+    def test_ferretdb_gets_the_purge_mongodb_the_ttl(self) -> None:
+        assert db.expiry_mode("auto", {"version": "7.0.42", "ferretdbVersion": "v1"}) == "purge"
+        assert db.expiry_mode("auto", {"version": "8.0.3"}) == "ttl"
+        assert db.expiry_mode("purge", {"version": "8.0.3"}) == "purge"
+
+    def test_indexes(self) -> None:
+        names = {m.document["name"] for m in db.index_models(expiry="ttl", retention_days=30)}
+        assert names == {"uq_event_id", "user_id_occurred_at", "object_id_type", db.TTL_INDEX}
+        ttl = next(m.document for m in db.index_models(expiry="ttl", retention_days=2)
+                   if m.document["name"] == db.TTL_INDEX)  # fmt: skip
+        assert ttl["expireAfterSeconds"] == 2 * 86400
+
+
+def test_trending_weights_likes_and_ranks() -> None:
+    ranking = trending.combine({
+        "product.viewed": [{"_id": "a", "n": 5}, {"_id": "b", "n": 1}],
+        "product.liked": [{"_id": "b", "n": 2}],
+    })  # fmt: skip
+    assert ranking == [{"product_id": "b", "score": 7.0}, {"product_id": "a", "score": 5.0}]
+
+
+class TestCatalogRules:
+    def test_etags(self) -> None:
+        tag = etag(b'{"id": 1}')
+        assert etag_matches(tag, tag)
+        assert etag_matches(f'"x", W/{tag}', tag)
+        assert etag_matches("*", tag)
+        assert not etag_matches('"other"', tag)
+        assert not etag_matches(None, tag)
+
+    def test_ids(self) -> None:
+        ids = [uuid.uuid4() for _ in range(3)]
+        assert parse_ids(" , ".join(map(str, ids))) == ids
+        assert parse_ids(None) is None
+        with pytest.raises(InvalidField):
+            parse_ids("nope")
+        with pytest.raises(InvalidField):
+            parse_ids(",".join(str(uuid.uuid4()) for _ in range(101)))
+
+
+class TestCelery:
+    def test_routes_by_owning_service(self) -> None:
+        assert route_by_service("user.tasks.send_welcome") == {"queue": "user"}
+        assert route_by_service("activity.tasks.record_events") == {"queue": "activity"}
+        assert route_by_service("celery.backend_cleanup") is None
+
+    def test_backoff_is_jittered_and_capped(self) -> None:
+        delays = [backoff(n, cap=60) for n in range(12) for _ in range(20)]
+        assert all(0 <= d <= 60 for d in delays)
+        assert len(set(delays)) > 100
+
+
+class TestPasswords:
+    def test_hash_is_argon2id_and_verifies(self) -> None:
+        hashed = security.hash_password("correct horse")
+        assert hashed.startswith("$argon2id$")
+        assert security.verify_password(hashed, "correct horse")
+        assert not security.verify_password(hashed, "wrong horse")
+        assert not security.verify_password(None, "anything")
+        assert not security.verify_password("not a hash", "anything")
