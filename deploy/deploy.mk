@@ -1,8 +1,8 @@
 # Cluster deployment of the sandbox: images, a kind (or minikube) cluster, the
 # platform charts and the sandbox chart. Included by the main Makefile.
 #
-#   make up [CLUSTER=kind|minikube] [PROFILE=full|lite]
-#   make status | logs SERVICE=user | grafana | kibana | down
+#   make up [CLUSTER=kind|minikube] [PROFILE=full|lite] [LOADTEST=1] [HELM_ARGS="--set ..."]
+#   make status | logs SERVICE=user | grafana | kibana | locust | down
 #   make deploy-check          chart, manifests, images: everything without a cluster
 
 CLUSTER ?= kind
@@ -13,6 +13,12 @@ RELEASE ?= sandbox
 HOST_PORT ?= 8080
 TIMEOUT ?= 20m
 SERVICE ?= user
+# 1: `make up` also builds and loads the Locust image and runs the chart's
+# load-test master and workers (values `loadtest:`); 0 leaves them out.
+LOADTEST ?= 0
+# Extra arguments of the sandbox release's `helm upgrade`, e.g.
+# HELM_ARGS="--set loadtest.mode=autostart --set loadtest.workers=3"
+HELM_ARGS ?=
 
 TOOLS := $(CURDIR)/.tools
 TOOLS_BIN := $(TOOLS)/bin
@@ -25,6 +31,9 @@ CHART := deploy/helm/sandbox
 IMAGE_REPOSITORY ?= microservices-sandbox
 IMAGE_TAG ?= $(shell awk '/^appVersion:/ { gsub(/"/, "", $$2); print $$2 }' $(CHART)/Chart.yaml)
 IMAGE := $(IMAGE_REPOSITORY):$(IMAGE_TAG)
+# Locust and loadtests/ (docker/Dockerfile.loadtest), apart so the service image stays small.
+LOADTEST_IMAGE_REPOSITORY ?= microservices-sandbox-loadtest
+LOADTEST_IMAGE := $(LOADTEST_IMAGE_REPOSITORY):$(IMAGE_TAG)
 # The official slim image; `make images` falls back to a locally built Debian
 # base when it cannot be pulled (air-gapped / registry-less builds).
 PYTHON_IMAGE ?= python:3.12-slim
@@ -42,6 +51,7 @@ HELM_VERSION ?= v3.22.0
 DEPLOY_ENV = CLUSTER=$(CLUSTER) PROFILE=$(PROFILE) CLUSTER_NAME=$(CLUSTER_NAME) \
   NAMESPACE=$(NAMESPACE) RELEASE=$(RELEASE) HOST_PORT=$(HOST_PORT) TIMEOUT=$(TIMEOUT) \
   HELM=$(HELM) KIND=$(KIND) KUBECTL=$(KUBECTL) IMAGE=$(IMAGE) PYTHON_IMAGE=$(PYTHON_IMAGE) \
+  LOADTEST=$(LOADTEST) LOADTEST_IMAGE=$(LOADTEST_IMAGE) HELM_ARGS="$(HELM_ARGS)" \
   KPS_VERSION=$(KPS_VERSION) ECK_OPERATOR_VERSION=$(ECK_OPERATOR_VERSION) \
   ECK_STACK_VERSION=$(ECK_STACK_VERSION) FLUENT_BIT_VERSION=$(FLUENT_BIT_VERSION) \
   ENVOY_GATEWAY_VERSION=$(ENVOY_GATEWAY_VERSION) METRICS_SERVER_VERSION=$(METRICS_SERVER_VERSION)
@@ -53,11 +63,11 @@ deploy-tools: ## Install helm, kind and the deploy-check tools (checkov, kuberne
 	@HELM_VERSION=$(HELM_VERSION) KIND_VERSION=$(KIND_VERSION) bash deploy/scripts/install-tools.sh
 
 .PHONY: images
-images: ## Build the sandbox image (one image, the command picks the role) for the host architecture
+images: ## Build the sandbox image (the command picks the role) and the Locust image for the host architecture
 	@$(DEPLOY_ENV) bash deploy/scripts/images.sh
 
 .PHONY: up
-up: ## Create the cluster if needed, build and load the image, install platform and sandbox, seed, print URLs
+up: ## Create the cluster if needed, build and load the image, install platform and sandbox, seed, print URLs (LOADTEST=1: with Locust)
 	@$(DEPLOY_ENV) bash deploy/scripts/up.sh
 
 .PHONY: down
@@ -81,6 +91,13 @@ grafana: ## Print Grafana's URL and admin password; port-forward when the gatewa
 .PHONY: kibana
 kibana: ## Print Kibana's URL and the elastic password; port-forward when the gateway is not reachable
 	@$(DEPLOY_ENV) bash deploy/scripts/open.sh kibana
+
+.PHONY: locust
+locust: ## Forward the in-cluster Locust web UI to http://localhost:8089 (after make up LOADTEST=1)
+	@svc=$$($(KUBECTL) -n $(NAMESPACE) get svc -l app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/component=locust -o name 2>/dev/null | head -n1); \
+	[ -n "$$svc" ] || { echo "no Locust master in namespace $(NAMESPACE): run make up LOADTEST=1" >&2; exit 1; }; \
+	echo "Locust web UI on http://localhost:8089 ($$svc; Ctrl-C stops)"; \
+	exec $(KUBECTL) -n $(NAMESPACE) port-forward "$$svc" 8089:8089
 
 .PHONY: manifests
 manifests: ## Re-render deploy/k8s/sandbox/*.yaml (plain manifests for kubectl apply) from the chart

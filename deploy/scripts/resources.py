@@ -90,7 +90,7 @@ def platform_totals(profile: str) -> dict[str, float]:
 def main() -> None:
     print("| profile | pods | CPU requests | CPU limits | memory requests | memory limits |")
     print("|---|---|---|---|---|---|")
-    for profile in ("kind", "minikube", "lite"):
+    for profile in ("kind", "minikube", "lite", "loadtest"):
         for what, s in totals(profile).items():
             label = profile if what == "long-running" else f"{profile} (migration Job, once)"
             print(

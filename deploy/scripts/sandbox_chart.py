@@ -23,6 +23,7 @@ PROFILES = {
     "minikube": CHART / "ci" / "minikube-values.yaml",
     "lite": CHART / "ci" / "lite-values.yaml",
     "manifests": CHART / "ci" / "manifests-values.yaml",
+    "loadtest": CHART / "ci" / "loadtest-values.yaml",
 }
 
 

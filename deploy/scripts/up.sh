@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make up`: a kind (or minikube) cluster with the platform and the sandbox,
 # idempotent: every step is an upgrade of what is already there.
-#   CLUSTER=kind|minikube  PROFILE=full|lite  (see deploy/deploy.mk for the rest)
+#   CLUSTER=kind|minikube  PROFILE=full|lite  LOADTEST=0|1  (see deploy/deploy.mk for the rest)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,6 +10,9 @@ cd "$(dirname "$0")/../.."
 : "${KUBECTL:=kubectl}" "${IMAGE:?}" "${PYTHON_IMAGE:=python:3.12-slim}"
 : "${KPS_VERSION:?}" "${ECK_OPERATOR_VERSION:?}" "${ECK_STACK_VERSION:?}" "${FLUENT_BIT_VERSION:?}"
 : "${ENVOY_GATEWAY_VERSION:?}" "${METRICS_SERVER_VERSION:?}"
+# LOADTEST=1 also builds and loads the Locust image and enables the chart's
+# `loadtest` block (master + workers); HELM_ARGS go to the sandbox release.
+: "${LOADTEST:=0}" "${LOADTEST_IMAGE:=microservices-sandbox-loadtest:${IMAGE##*:}}" "${HELM_ARGS:=}"
 
 P=deploy/platform
 start=$(date +%s)
@@ -27,6 +30,7 @@ need() {  # need CMD MIN_VERSION VERSION_COMMAND HINT
 }
 step "checking prerequisites ($CLUSTER, profile $PROFILE)"
 [[ "$PROFILE" == full || "$PROFILE" == lite ]] || die "PROFILE must be full or lite, not $PROFILE"
+[[ "$LOADTEST" == 0 || "$LOADTEST" == 1 ]] || die "LOADTEST must be 0 or 1, not $LOADTEST"
 need docker 20.10 "docker version --format '{{.Client.Version}}'" "install Docker (apt-get install -y docker.io) and start it"
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start Docker (sudo systemctl start docker, or Docker Desktop)"
 need "$KUBECTL" 1.29 "$KUBECTL version --client" "install kubectl: https://kubernetes.io/docs/tasks/tools/"
@@ -59,19 +63,33 @@ else
   "$KUBECTL" config use-context "$CLUSTER_NAME" >/dev/null
 fi
 
-# --- image -----------------------------------------------------------------
-step "building $IMAGE"
-IMAGE="$IMAGE" PYTHON_IMAGE="$PYTHON_IMAGE" bash deploy/scripts/images.sh >/dev/null
+# --- images ----------------------------------------------------------------
 # A tag per image content, so an upgrade rolls the pods only when the image changed.
-image_id="$(docker image inspect --format '{{.Id}}' "$IMAGE" | sed 's/^sha256://' | cut -c1-12)"
-deployed_tag="${IMAGE##*:}-$image_id"
-docker tag "$IMAGE" "${IMAGE%:*}:$deployed_tag"
-step "loading ${IMAGE%:*}:$deployed_tag into the cluster"
-if [[ "$CLUSTER" == kind ]]; then
-  "$KIND" load docker-image --name "$CLUSTER_NAME" "${IMAGE%:*}:$deployed_tag"
+load_image() {  # load_image REF -> prints the tag it was loaded under
+  local ref="$1" image_id tag
+  image_id="$(docker image inspect --format '{{.Id}}' "$ref" | sed 's/^sha256://' | cut -c1-12)"
+  tag="${ref##*:}-$image_id"
+  docker tag "$ref" "${ref%:*}:$tag"
+  step "loading ${ref%:*}:$tag into the cluster"
+  if [[ "$CLUSTER" == kind ]]; then
+    "$KIND" load docker-image --name "$CLUSTER_NAME" "${ref%:*}:$tag" >&2
+  else
+    minikube -p "$CLUSTER_NAME" image load "${ref%:*}:$tag" >&2
+  fi
+  echo "$tag"
+}
+loadtest_args=()
+if [[ "$LOADTEST" == 1 ]]; then
+  step "building $IMAGE and $LOADTEST_IMAGE"
+  IMAGE="$IMAGE" LOADTEST_IMAGE="$LOADTEST_IMAGE" PYTHON_IMAGE="$PYTHON_IMAGE" bash deploy/scripts/images.sh >/dev/null
+  loadtest_tag="$(load_image "$LOADTEST_IMAGE")"
+  loadtest_args=(--set loadtest.enabled=true --set loadtest.image.repository="${LOADTEST_IMAGE%:*}"
+                 --set loadtest.image.tag="$loadtest_tag")
 else
-  minikube -p "$CLUSTER_NAME" image load "${IMAGE%:*}:$deployed_tag"
+  step "building $IMAGE"
+  IMAGE="$IMAGE" LOADTEST_IMAGE="" PYTHON_IMAGE="$PYTHON_IMAGE" bash deploy/scripts/images.sh >/dev/null
 fi
+deployed_tag="$(load_image "$IMAGE")"
 
 # --- platform --------------------------------------------------------------
 helm_up() {  # helm_up RELEASE NAMESPACE CHART VERSION REPO VALUES...
@@ -126,6 +144,7 @@ profile_values="deploy/helm/sandbox/ci/${CLUSTER}-values.yaml"
 "$HELM" upgrade --install "$RELEASE" deploy/helm/sandbox -n "$NAMESPACE" \
   -f "$profile_values" \
   --set image.repository="${IMAGE%:*}" --set image.tag="$deployed_tag" \
+  ${loadtest_args[@]+"${loadtest_args[@]}"} $HELM_ARGS \
   --wait --timeout "$TIMEOUT" 2> >(grep -v 'found symbolic link' >&2) >/dev/null &
 helm_pid=$!
 step "waiting for the sandbox (timeout $TIMEOUT)"
@@ -155,6 +174,7 @@ The sandbox is up ($CLUSTER, profile $PROFILE) in $(( $(date +%s) - start ))s.
   Grafana      http://grafana.localtest.me:$HOST_PORT   admin / $grafana_password
 EOT
 [[ "$PROFILE" == full ]] && echo "  Kibana       http://kibana.localtest.me:$HOST_PORT    elastic / $es_password"
+[[ "$LOADTEST" == 1 ]] && echo "  Locust       make locust   (web UI through a port-forward on http://localhost:8089)"
 cat <<EOT
   First admin  ${admin_email:-?} / ${admin_password:-?}
 

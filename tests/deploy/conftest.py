@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "deploy" / "scripts"))
 import sandbox_chart  # noqa: E402
 
 TOOL_VENV = ROOT / ".tools" / "venv"
-CHART_PROFILES = ("kind", "minikube", "lite", "manifests")
+CHART_PROFILES = ("kind", "minikube", "lite", "manifests", "loadtest")
 MISSING_TOOLS = (
     "run `make deploy-tools` (installs helm into .tools/bin and checkov/kubernetes-validate "
     "into .tools/venv)"

@@ -29,6 +29,10 @@ EXPORTERS = {
 }
 PROM_NS = "monitoring"
 GATEWAY_NS = "envoy-gateway-system"
+# Locust (values `loadtest:`): only the loadtest profile enables it.
+LOADTEST_PROFILES = {"loadtest"}
+LOCUST = {"master": 5557, "web": 8089, "metrics": 9646}
+LOCUST_OBJECTS = {"locust", "locust-worker"}
 
 # Who may open a connection to whom inside the release (and from the
 # monitoring and gateway namespaces): the contract of issue 6, written out.
@@ -44,6 +48,23 @@ EXPECTED_FLOWS = {
     ("beat", 9102): {f"ns:{PROM_NS}"},
     **{(name, port): {f"ns:{PROM_NS}"} for name, port in EXPORTERS.items()},
 }
+# With Locust in the cluster: its workers reach the master, Prometheus its
+# /metrics, the gateway its web UI (ci/loadtest-values.yaml routes it), and
+# master and workers the three public services. The workers take nothing.
+LOADTEST_FLOWS = {
+    ("locust", LOCUST["master"]): {"locust-worker"},
+    ("locust", LOCUST["metrics"]): {f"ns:{PROM_NS}"},
+    ("locust", LOCUST["web"]): {f"ns:{GATEWAY_NS}"},
+}
+
+
+def expected_flows(profile: str) -> dict[tuple[str, int], set[str]]:
+    if profile not in LOADTEST_PROFILES:
+        return EXPECTED_FLOWS
+    flows = {key: set(peers) for key, peers in EXPECTED_FLOWS.items()}
+    for service in ("user", "catalog", "activity"):
+        flows[(service, APP_COMPONENTS[service])] |= LOCUST_OBJECTS
+    return {**flows, **LOADTEST_FLOWS}
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -417,16 +438,27 @@ def test_env_follows_the_configuration_reference(rendered: dict[str, list[dict[s
 def test_images_are_what_deploy_mk_builds(rendered: dict[str, list[dict[str, Any]]]) -> None:
     mk = (ROOT / "deploy/deploy.mk").read_text()
     repository = re.search(r"^IMAGE_REPOSITORY \?= (\S+)", mk, re.M).group(1)
+    loadtest = re.search(r"^LOADTEST_IMAGE_REPOSITORY \?= (\S+)", mk, re.M).group(1)
+    assert re.search(
+        r"^LOADTEST_IMAGE := \$\(LOADTEST_IMAGE_REPOSITORY\):\$\(IMAGE_TAG\)$", mk, re.M
+    )
     app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
     third_party = re.compile(r"^(docker\.io|quay\.io)/[\w./-]+:[\w.-]+$")
+    seen = set()
     for profile in CHART_PROFILES:
         for doc in workloads(rendered[profile]):
             for c in containers(doc):
                 if c["image"].startswith(repository + ":"):
                     assert c["image"] == f"{repository}:{app_version}"
+                    assert component(doc) not in LOCUST_OBJECTS
+                elif c["image"].startswith(loadtest + ":"):
+                    assert c["image"] == f"{loadtest}:{app_version}"
+                    assert component(doc) in LOCUST_OBJECTS
+                    seen.add(component(doc))
                 else:
                     assert third_party.match(c["image"]), c["image"]
                     assert not c["image"].endswith(":latest")
+    assert seen == LOCUST_OBJECTS
 
 
 # --- secrets ---------------------------------------------------------------
@@ -529,12 +561,16 @@ def test_every_metrics_port_has_a_service_monitor(
     docs = rendered[profile]
     monitors = by_kind(docs, "ServiceMonitor")
     expected_ports = {**APP_COMPONENTS, **EXPORTERS}
+    if profile in LOADTEST_PROFILES:
+        expected_ports["locust"] = LOCUST["metrics"]
     covered = set()
     for svc in by_kind(docs, "Service"):
         name = svc["metadata"]["labels"]["app.kubernetes.io/component"]
         if name not in expected_ports:
             continue
-        (port,) = svc["spec"]["ports"]
+        ports = svc["spec"]["ports"]
+        # the metrics port: the only one, or the one named `metrics` (Locust's master)
+        (port,) = ports if len(ports) == 1 else [p for p in ports if p["name"] == "metrics"]
         assert port["port"] == expected_ports[name]
         matches = [
             m
@@ -546,10 +582,11 @@ def test_every_metrics_port_has_a_service_monitor(
             )
         ]
         assert len(matches) == 1, name
-        # job label = the component: user, catalog, activity, worker, beat
+        # job label = the component: user, catalog, activity, worker, beat, locust
         assert matches[0]["spec"]["jobLabel"] == "app.kubernetes.io/component"
         covered.add(name)
     assert covered == set(expected_ports)
+    assert len(monitors) == len(expected_ports)
 
 
 def test_prometheus_rule_is_built_from_the_rule_files(
@@ -627,7 +664,7 @@ def allowed_flows(docs: list[dict[str, Any]]) -> dict[tuple[str, int], set[str]]
 def test_network_policies_allow_exactly_the_needed_flows(
     rendered: dict[str, list[dict[str, Any]]], profile: str
 ) -> None:
-    assert allowed_flows(rendered[profile]) == EXPECTED_FLOWS
+    assert allowed_flows(rendered[profile]) == expected_flows(profile)
     # every pod of the release is covered by the default deny
     deny = next(
         p

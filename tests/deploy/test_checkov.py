@@ -23,7 +23,7 @@ def test_every_skip_has_a_reason() -> None:
         assert before[-1].lstrip().startswith("#"), f"{match.group(1)} is skipped without a reason"
 
 
-@pytest.mark.parametrize("profile", ["kind", "lite"])
+@pytest.mark.parametrize("profile", ["kind", "lite", "loadtest"])
 def test_checkov_passes(
     rendered_text: dict[str, str], tool_python: Path, tmp_path: Path, profile: str
 ) -> None:

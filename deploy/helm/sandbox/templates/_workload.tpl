@@ -16,6 +16,8 @@ Context: dict with
   headless         true for a StatefulSet's governing Service
   podAnnotations   extra pod annotations
   podSecurityContext  overrides .Values.podSecurityContext (official datastore images run as their own uid)
+  serviceLinks     false sets enableServiceLinks: false (no Docker-link variables of
+                   every Service in the namespace, e.g. for Locust, which reads LOCUST_*)
   pdb              dict enabled/maxUnavailable
   autoscaling      dict enabled/minReplicas/maxReplicas/targetCPUUtilizationPercentage
 */}}
@@ -79,6 +81,9 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+      {{- if eq (toString .serviceLinks) "false" }}
+      enableServiceLinks: false
+      {{- end }}
       containers:
         - {{- .container | trim | nindent 10 }}
           securityContext:
