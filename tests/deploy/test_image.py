@@ -1,5 +1,7 @@
-"""The sandbox image, built and started with a local Docker engine: every
-role answers /healthz as a non-root user on a read-only root filesystem.
+"""The sandbox images, built and started with a local Docker engine: every
+role of the service image answers /healthz as a non-root user on a read-only
+root filesystem; the Locust image runs the chart's master and worker commands
+the same way, and they find each other.
 
 Skipped without a Docker engine, unless SANDBOX_REQUIRE_DOCKER=1 (CI), which
 turns a missing engine into a failure."""
@@ -68,7 +70,7 @@ def image() -> str:
     repository = re.search(r"^IMAGE_REPOSITORY \?= (\S+)", mk, re.M).group(1)
     tag = yaml.safe_load((ROOT / "deploy/helm/sandbox/Chart.yaml").read_text())["appVersion"]
     ref = f"{repository}:{tag}"
-    env = dict(os.environ, IMAGE=ref)
+    env = dict(os.environ, IMAGE=ref, LOADTEST_IMAGE="")
     base_file = ROOT / ".tools" / "python-image"
     if "PYTHON_IMAGE" not in env and base_file.exists():
         env["PYTHON_IMAGE"] = base_file.read_text().strip()
@@ -252,3 +254,220 @@ def test_sigterm_stops_the_server_gracefully(started) -> None:
     # SIGTERM reached the server (PID 1, exec form) and it drained well before the grace period.
     assert took < 25, f"took {took:.1f}s"
     assert state["ExitCode"] == 0, state
+
+
+# --- the Locust image (docker/Dockerfile.loadtest) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def loadtest_image() -> str:
+    if not docker_available():
+        if os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1":
+            pytest.fail("SANDBOX_REQUIRE_DOCKER=1 but no Docker engine answers")
+        pytest.skip("no Docker engine (set SANDBOX_REQUIRE_DOCKER=1 to make this a failure)")
+    mk = (ROOT / "deploy/deploy.mk").read_text()
+    repository = re.search(r"^LOADTEST_IMAGE_REPOSITORY \?= (\S+)", mk, re.M).group(1)
+    tag = yaml.safe_load((ROOT / "deploy/helm/sandbox/Chart.yaml").read_text())["appVersion"]
+    ref = f"{repository}:{tag}"
+    env = dict(os.environ, IMAGE="", LOADTEST_IMAGE=ref)
+    base_file = ROOT / ".tools" / "python-image"
+    if "PYTHON_IMAGE" not in env and base_file.exists():
+        env["PYTHON_IMAGE"] = base_file.read_text().strip()
+    result = subprocess.run(
+        ["bash", str(ROOT / "deploy/scripts/images.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return ref
+
+
+def locked_version(package: str) -> str:
+    lock = (ROOT / "requirements.lock").read_text()
+    return re.search(rf"^{package}==(\S+)$", lock, re.M).group(1)
+
+
+# The restrictions of the chart's pods, as docker options.
+RESTRICTED = [
+    "--read-only",
+    "--tmpfs",
+    "/tmp",  # noqa: S108 - the container's own tmpfs (the pod's emptyDir)
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+]
+
+
+@pytest.mark.timeout(1800)
+def test_loadtest_image_is_small_and_non_root(loadtest_image: str) -> None:
+    info = inspect(loadtest_image)
+    assert info["Size"] < MAX_IMAGE_BYTES, f"{info['Size'] / 1e6:.0f} MB"
+    config = info["Config"]
+    assert config["User"] == f"{UID}:{UID}"
+    assert not config.get("Entrypoint")
+    assert config["Cmd"][0] == "locust"
+    result = subprocess.run(
+        ["docker", "run", "--rm", *RESTRICTED, loadtest_image, "sh", "-c",
+         "id -u; locust --version; command -v pip gcc cc || true; ls /app/loadtests"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[0] == UID
+    assert lines[1].startswith(f"locust {locked_version('locust')} "), lines[1]
+    assert "/" not in "\n".join(lines[2:]), "pip or a compiler in the image"
+    assert {"locustfile.py", "locust.conf", "slo.yaml", "users"} <= set(lines[2:])
+    assert "results" not in lines[2:]
+    assert "bench" not in lines[2:]
+
+
+def chart_container(docs: list[dict], component: str) -> dict:
+    (doc,) = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment"
+        and d["metadata"]["labels"].get("app.kubernetes.io/component") == component
+    ]
+    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def docker_env(container: dict) -> list[str]:
+    """The container's environment; values from Secrets get stand-ins."""
+    stand_ins = {"SANDBOX_ADMIN_EMAIL": "admin@sandbox.example.com"}
+    return [
+        f"--env={e['name']}={e.get('value', stand_ins.get(e['name'], 'not-a-secret'))}"
+        for e in container.get("env", [])
+    ]
+
+
+def published(name: str, port: int) -> int:
+    mapped = subprocess.run(
+        ["docker", "port", name, str(port)], capture_output=True, text=True, check=True
+    )
+    return int(mapped.stdout.split()[0].rsplit(":", 1)[1])
+
+
+def wait_until(check: callable, seconds: float, what: str, logs_of: list[str]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1)
+    logs = [
+        subprocess.run(["docker", "logs", n], capture_output=True, text=True, check=False)
+        for n in logs_of
+    ]
+    pytest.fail(
+        f"{what} within {seconds}s:\n" + "\n".join((r.stdout + r.stderr)[-2000:] for r in logs)
+    )
+
+
+def http_ok(port: int, path: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
+@pytest.fixture
+def locust_network() -> Iterator[tuple[str, list[str]]]:
+    network = f"sandbox-locust-test-{os.getpid()}"
+    containers: list[str] = []
+    subprocess.run(["docker", "network", "create", network], capture_output=True, check=True)
+    yield network, containers
+    for name in containers:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
+
+
+@pytest.mark.timeout(900)
+def test_chart_master_and_worker_find_each_other(
+    loadtest_image: str, helm: str, locust_network: tuple[str, list[str]]
+) -> None:
+    """The chart's own commands, environment and probes, run with Docker: the
+    worker reaches the master by its Service name, the master's probe path and
+    UI answer, the worker's probe holds while it is connected and fails after."""
+    import sandbox_chart
+
+    network, names = locust_network
+    docs = sandbox_chart.render("loadtest")
+    master = chart_container(docs, "locust")
+    worker = chart_container(docs, "locust-worker")
+    (service,) = [
+        d
+        for d in docs
+        if d["kind"] == "Service"
+        and d["metadata"]["labels"].get("app.kubernetes.io/component") == "locust"
+    ]
+    ports = {p["name"]: p["containerPort"] for p in master["ports"]}
+    master_name = f"sandbox-locust-test-master-{os.getpid()}"
+    worker_name = f"sandbox-locust-test-worker-{os.getpid()}"
+    names += [master_name, worker_name]
+    subprocess.run(
+        ["docker", "run", "-d", "--name", master_name, "--network", network,
+         "--network-alias", service["metadata"]["name"], *RESTRICTED,
+         "-p", f"127.0.0.1::{ports['metrics']}", "-p", f"127.0.0.1::{ports['web']}",
+         *docker_env(master), loadtest_image, *master["command"]],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["docker", "run", "-d", "--name", worker_name, "--network", network, *RESTRICTED,
+         *docker_env(worker), loadtest_image, *worker["command"]],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+
+    probe = master["readinessProbe"]["httpGet"]
+    metrics_port = published(master_name, ports[probe["port"]])
+    wait_until(
+        lambda: http_ok(metrics_port, probe["path"]),
+        60,
+        "the master's probe did not pass",
+        [master_name],
+    )
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        assert "locust_users" in response.read().decode()
+
+    worker_probe = worker["readinessProbe"]["exec"]["command"]
+
+    def worker_connected() -> bool:
+        return (
+            subprocess.run(
+                ["docker", "exec", worker_name, *worker_probe], capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+
+    wait_until(worker_connected, 60, "the worker's probe did not pass", [master_name, worker_name])
+    web_port = published(master_name, ports["web"])
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{web_port}/stats/requests", timeout=5
+    ) as response:
+        stats = json.loads(response.read())
+    assert stats["worker_count"] == 1, stats
+    assert stats["state"] == "ready", stats
+    for name in (master_name, worker_name):
+        top = subprocess.run(
+            ["docker", "top", name, "-o", "pid,user,args"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert " root " not in top.stdout, top.stdout
+
+    # without its master the worker is no longer ready (and, after a minute, not live)
+    subprocess.run(["docker", "stop", "-t", "10", master_name], capture_output=True, check=True)
+    wait_until(
+        lambda: not worker_connected(),
+        30,
+        "the worker's probe still passed without a master",
+        [worker_name],
+    )
