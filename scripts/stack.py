@@ -213,25 +213,41 @@ def spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> 
     say(f"{name}: started (pid {proc.pid}, log .local/logs/{name}.log)")
 
 
-def stop(name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
-    pid = running_pid(name)
-    if pid is None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
+def stop(name: str, timeout: float = 25.0) -> None:
+    stop_all((name,), timeout=timeout)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours counts as gone.
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
+
+
+def stop_all(names: tuple[str, ...], timeout: float = 25.0) -> None:
+    """SIGTERM to each process group, then wait; SIGKILL what outlives ``timeout``."""
+    pids = {name: pid for name in names if (pid := running_pid(name)) is not None}
+    for pid in pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
+    while pids and time.monotonic() < deadline:
+        for name, pid in list(pids.items()):
+            if not _alive(pid):
+                pid_file(name).unlink(missing_ok=True)
+                say(f"{name}: stopped")
+                del pids[name]
         time.sleep(0.1)
-    else:
+    for name, pid in pids.items():
         say(f"{name}: did not stop in {timeout:.0f}s; killing")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-    pid_file(name).unlink(missing_ok=True)
-    say(f"{name}: stopped")
+        pid_file(name).unlink(missing_ok=True)
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout: float = READY_TIMEOUT) -> None:
@@ -543,8 +559,9 @@ def print_summary(plan: Plan) -> None:
 
 
 def down() -> None:
-    for name in (*APP_PROCESSES, "prometheus", "mongo", "redis"):
-        stop(name)
+    # The app first (all at once: each drains in parallel), then what it used.
+    stop_all(APP_PROCESSES)
+    stop_all(("prometheus", "mongo", "redis"))
     stop_postgres()
 
 

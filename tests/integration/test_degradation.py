@@ -39,7 +39,7 @@ def redis_stopped(stack, urls: dict[str, str]) -> Iterator[None]:  # type: ignor
         stack.start_redis(stack.make_plan())
         # The rest of the suite needs the worker back on the broker.
         worker = f"http://127.0.0.1:{stack.WORKER_METRICS_PORT}/readyz"
-        eventually(lambda: httpx.get(worker).status_code == 200, timeout=60,
+        eventually(lambda: stack.http_ok(worker), timeout=90,
                    what="worker reconnected to Redis")  # fmt: skip
 
 

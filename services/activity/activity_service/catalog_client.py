@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import structlog
@@ -15,6 +16,18 @@ from sandbox_common.http import get_json
 _log = structlog.stdlib.get_logger(__name__)
 NAME_TTL_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.05
+
+
+def _split_product_ids(ids: list[str]) -> tuple[list[str], list[str]]:
+    products, others = [], []
+    for value in ids:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            others.append(value)
+        else:
+            products.append(value)
+    return products, others
 
 
 class CatalogNames:
@@ -28,7 +41,10 @@ class CatalogNames:
         """Names by id (None for a deleted product), and whether any are missing
         because the catalog failed."""
         now = time.monotonic()
-        known = {pid: entry[1] for pid in product_ids
+        # Events may name objects that are no catalog product; those have no name to fetch.
+        product_ids, others = _split_product_ids(product_ids)
+        known: dict[str, str | None] = dict.fromkeys(others)
+        known |= {pid: entry[1] for pid in product_ids
                  if (entry := self._names.get(pid)) and entry[0] > now}  # fmt: skip
         missing = [pid for pid in product_ids if pid not in known]
         if not missing:

@@ -105,6 +105,11 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -
     # Our middleware writes the one access line per request.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # Celery's per-task "received"/"succeeded" lines repeat every argument of
+    # every task outside the task's context; our tasks log what they did, with
+    # the request id, and the task metrics count the rest.
+    logging.getLogger("celery.worker.strategy").setLevel(logging.WARNING)
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     structlog.configure(

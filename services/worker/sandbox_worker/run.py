@@ -4,7 +4,10 @@ renderer and ``/metrics`` on ``SANDBOX_METRICS_PORT``."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
+import time
 from typing import Any
 
 import redis
@@ -20,6 +23,7 @@ from sandbox_common.metrics_server import serve_metrics
 from sandbox_worker.app import WorkerSettings, create_worker_app
 
 _log = structlog.stdlib.get_logger(__name__)
+RESTART_DELAY_SECONDS = 3
 
 
 class QueueLengthCollector(Collector):
@@ -70,8 +74,14 @@ def worker() -> None:
     def _down(**_: Any) -> None:
         metrics.CELERY_WORKER_UP.set(0)
 
-    app.worker_main(
-        [
+    controller: dict[str, Any] = {}
+
+    @signals.celeryd_init.connect(weak=False)
+    def _keep(instance: Any = None, **_: Any) -> None:
+        controller["worker"] = instance
+
+    app.start(
+        argv=[
             "worker",
             "--pool=threads",
             f"--concurrency={settings.worker_concurrency}",
@@ -83,6 +93,18 @@ def worker() -> None:
             f"--hostname=worker-{os.getpid()}@%h",
         ]
     )
+    # app.start swallows the exit code; the worker object still has it.
+    code = getattr(controller.get("worker"), "exitcode", 0)
+    if code in (0, None):
+        return
+    # Celery gives up on some broker failures (a Redis restart can leave kombu
+    # without a connection to close). Start again, same pid, after a pause: the
+    # broker is usually back by then, and nothing is lost (tasks are
+    # acknowledged late, and the ledger re-sends the rest).
+    _log.error("worker stopped on an unrecoverable error; restarting", code=code)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a stop request still stops us
+    time.sleep(RESTART_DELAY_SECONDS)
+    os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606
 
 
 def metrics_ready(collector: QueueLengthCollector) -> bool:
