@@ -64,8 +64,16 @@ loadtest-smoke: venv ## 30 s, 10 users against the local stack; fails when the s
 
 BENCH_DURATION ?= 20s
 BENCH_CONNECTIONS ?= 64
+BENCH_INGEST_EVENTS ?= 5000
+BENCH_INGEST_CLIENTS ?= 32
+BENCH_STEP_START ?= 100
+BENCH_STEP_MEASURE ?= 30
+BENCH_ARGS ?=
 
 .PHONY: bench
-bench: venv ## wrk: cached product read on the catalog vs a bare ASGI app, observability on/off; writes docs/performance.md
+bench: venv ## Every figure against its baseline (needs make local-up, make seed, wrk): cached read vs bare ASGI, observability on/off, ingestion vs insert_many, mixed Locust capacity; writes docs/performance.md
 	@command -v wrk >/dev/null || { echo "error: wrk not found; install it (Debian: apt-get install wrk)" >&2; exit 1; }
-	$(PY) loadtests/bench/bench.py --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) --output docs/performance.md
+	$(PY) loadtests/bench/bench.py --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) \
+	  --ingest-events $(BENCH_INGEST_EVENTS) --ingest-clients $(BENCH_INGEST_CLIENTS) \
+	  --step-start $(BENCH_STEP_START) --step-measure $(BENCH_STEP_MEASURE) \
+	  --output docs/performance.md $(BENCH_ARGS)

@@ -1,0 +1,224 @@
+"""Event ingestion end to end against raw ``insert_many`` into the same server.
+
+API path: concurrent clients POST /api/v1/activity/events (authenticated) to
+the running activity service; it batches a burst into one Celery task on
+Redis; the worker stores the batch with ``insert_many``. The figure is events
+per second *as stored*: from the first POST until the count of the run's
+events in MongoDB reaches the number the API accepted.
+
+Baseline: the documents the API path stored, read back, given fresh event ids
+and the baseline's own object id, then written with pymongo ``insert_many``
+(batches of 100, ``ordered=False``) by one client into the same collection,
+so the same indexes are maintained.
+
+Every run uses its own object ids (``bench-<stamp>-<hex>-...``) and deletes
+its documents at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pymongo import MongoClient
+from summary import batches, per_second, percentile
+
+BENCH_EMAIL = "bench-ingest@loadtest.example.com"
+# A bench fixture on the local stack, not a secret.
+BENCH_PASSWORD = "bench-ingest-account-password"
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    clients: int
+    events: int
+    accepted: int = 0
+    rejected: int = 0
+    post_seconds: float = 0.0
+    stored_seconds: float = 0.0
+    stored: int = 0
+    complete: bool = False
+    post_p50_ms: float = 0.0
+    post_p99_ms: float = 0.0
+    raw_events: int = 0
+    raw_seconds: float = 0.0
+    raw_batch: int = 100
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def api_rate(self) -> float:
+        return per_second(self.stored, self.stored_seconds)
+
+    @property
+    def accept_rate(self) -> float:
+        return per_second(self.accepted, self.post_seconds)
+
+    @property
+    def raw_rate(self) -> float:
+        return per_second(self.raw_events, self.raw_seconds)
+
+
+def _token(user_url: str) -> str:
+    with httpx.Client(timeout=10) as http:
+        registered = http.post(
+            f"{user_url}/api/v1/auth/register",
+            json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "display_name": "Bench"},
+        )
+        if registered.status_code not in (201, 409):
+            raise RuntimeError(f"register answered {registered.status_code}: {registered.text}")
+        answer = http.post(
+            f"{user_url}/api/v1/auth/token",
+            data={"username": BENCH_EMAIL, "password": BENCH_PASSWORD},
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"login answered {answer.status_code}: {answer.text[:200]}")
+        return str(answer.json()["access_token"])
+
+
+async def _post_events(
+    url: str, token: str, object_id: str, count: int, clients: int
+) -> tuple[int, int, float, float, list[float]]:
+    """POST ``count`` events from ``clients`` concurrent connections.
+
+    Returns accepted, rejected, the monotonic time of the first POST and of the
+    last answer, and the latency of every POST in milliseconds.
+    """
+    body = {"type": "product.viewed", "object_id": object_id, "metadata": {"source": "bench"}}
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    remaining = count
+    outcome = {"accepted": 0, "rejected": 0}
+    latencies: list[float] = []
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
+
+        async def client() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                began = time.perf_counter()
+                try:
+                    answer = await http.post(url, json=body)
+                    ok = answer.status_code == 202
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - began) * 1000)
+                outcome["accepted" if ok else "rejected"] += 1
+
+        first = time.monotonic()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        last = time.monotonic()
+    return outcome["accepted"], outcome["rejected"], first, last, latencies
+
+
+def _wait_for_count(
+    collection: Any, object_id: str, wanted: int, timeout: float, poll: float = 0.05
+) -> tuple[int, float]:
+    """Poll until ``wanted`` documents carry ``object_id``; returns (count, monotonic time)."""
+    deadline = time.monotonic() + timeout
+    count = 0
+    while True:
+        count = collection.count_documents({"object_id": object_id})
+        now = time.monotonic()
+        if count >= wanted or now > deadline:
+            return count, now
+        time.sleep(poll)
+
+
+def run(
+    *,
+    user_url: str,
+    activity_url: str,
+    mongo_url: str,
+    database: str,
+    events: int,
+    clients: int,
+    warmup: int = 200,
+    batch: int = 100,
+    settle_timeout: float = 180.0,
+    say: Any = print,
+) -> IngestResult:
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    run_id = f"bench-{stamp}-{secrets.token_hex(3)}"
+    api_id, raw_id, warm_id = f"{run_id}-api", f"{run_id}-raw", f"{run_id}-warm"
+    result = IngestResult(run_id=run_id, clients=clients, events=events, raw_batch=batch)
+    mongo: MongoClient[dict[str, Any]] = MongoClient(mongo_url, tz_aware=True)
+    collection = mongo[database]["events"]
+    url = f"{activity_url}/api/v1/activity/events"
+    try:
+        token = _token(user_url)
+        say(f"ingestion: warm-up, {warmup} events")
+        accepted, _, _, _, _ = asyncio.run(_post_events(url, token, warm_id, warmup, clients))
+        _wait_for_count(collection, warm_id, accepted, settle_timeout)
+
+        say(f"ingestion: {events} events from {clients} concurrent clients")
+        accepted, rejected, first, last, latencies = asyncio.run(
+            _post_events(url, token, api_id, events, clients)
+        )
+        result.accepted, result.rejected = accepted, rejected
+        result.post_seconds = last - first
+        result.post_p50_ms = percentile(latencies, 0.50)
+        result.post_p99_ms = percentile(latencies, 0.99)
+        stored, done = _wait_for_count(collection, api_id, accepted, settle_timeout)
+        result.stored, result.stored_seconds = stored, done - first
+        result.complete = stored >= accepted
+        if not result.complete:
+            result.notes.append(
+                f"only {stored} of {accepted} accepted events were stored "
+                f"{settle_timeout:.0f} s after the last POST"
+            )
+        say(
+            f"  API: {stored} stored in {result.stored_seconds:.2f} s "
+            f"({result.api_rate:.0f} events/s; accepted {result.accept_rate:.0f}/s)"
+        )
+
+        documents = list(collection.find({"object_id": api_id}, {"_id": 0}))
+        for document in documents:
+            document["event_id"] = str(uuid.uuid4())
+            document["object_id"] = raw_id
+        chunks = batches(documents, batch)
+        began = time.monotonic()
+        for chunk in chunks:
+            collection.insert_many(chunk, ordered=False)
+        result.raw_seconds = time.monotonic() - began
+        result.raw_events = len(documents)
+        say(
+            f"  raw insert_many: {len(documents)} in {result.raw_seconds:.2f} s "
+            f"({result.raw_rate:.0f} events/s)"
+        )
+    finally:
+        removed = collection.delete_many({"object_id": {"$in": [api_id, raw_id, warm_id]}})
+        say(f"ingestion: removed the run's {removed.deleted_count} documents")
+        mongo.close()
+    return result
+
+
+def mongo_server_version(mongo_url: str) -> str:
+    try:
+        client: MongoClient[dict[str, Any]] = MongoClient(mongo_url, serverSelectionTimeoutMS=3000)
+        info = client.admin.command("buildInfo")
+        client.close()
+    except Exception as error:
+        return f"unknown ({error.__class__.__name__})"
+    if "ferretdbVersion" in info:
+        return f"FerretDB {info['ferretdbVersion']} (reports MongoDB {info.get('version')})"
+    return f"MongoDB {info.get('version')}"
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use
+    print(
+        run(
+            user_url=os.environ.get("SANDBOX_USER_URL", "http://127.0.0.1:8001"),
+            activity_url="http://127.0.0.1:8003",
+            mongo_url=os.environ["SANDBOX_MONGO_URL"],
+            database=os.environ.get("SANDBOX_MONGO_DATABASE", "activity"),
+            events=1000,
+            clients=16,
+        )
+    )

@@ -1,0 +1,206 @@
+"""The bench's pure parts: wrk and Locust output, the capacity search, the report."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "loadtests" / "bench"
+sys.path.insert(0, str(BENCH))
+summary = importlib.import_module("summary")
+bench = importlib.import_module("bench")
+ingest = importlib.import_module("ingest")
+
+HEADER = (
+    "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+    "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
+    "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+)
+STATS = (
+    HEADER + "\n"
+    "POST,/api/v1/activity/events,5,0,18,17.9,15.8,19.7,51.0,0.0768,0.0,"
+    "18,19,19,20,20,20,20,20,20,20,20\n"
+    ",Aggregated,368,1,8,26.5,2.66,301.3,2811.8,5.6557,0.0153,"
+    "8,11,14,18,120,130,170,210,300,300,300\n"
+)
+
+WRK = """Running 3s test @ http://127.0.0.1:18200/api/v1/products/x
+  1 threads and 16 connections
+  Latency Distribution
+     50%   27.00ms
+     75%   28.43ms
+     90%   29.88ms
+     99%    1.20s
+  1752 requests in 3.01s, 865.73KB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:    582.17
+"""
+
+
+def aggregate(rps: float, p95: float, failures: int = 0, requests: int = 1000):
+    return summary.LocustAggregate(requests, failures, rps, p95 / 2, p95, p95 * 2, p95 * 3)
+
+
+def step(users: int, passed: bool):
+    return summary.Step(users, aggregate(users * 0.3, 50 if passed else 150))
+
+
+def test_parse_locust_stats_reads_the_aggregated_row() -> None:
+    result = summary.parse_locust_stats(STATS)
+    assert result.requests == 368
+    assert result.failures == 1
+    assert result.rps == pytest.approx(5.6557)
+    assert (result.p50_ms, result.p95_ms, result.p99_ms, result.max_ms) == (8, 130, 210, 301.3)
+
+
+def test_parse_locust_stats_without_aggregate_is_an_error() -> None:
+    with pytest.raises(ValueError, match="Aggregated"):
+        summary.parse_locust_stats(HEADER + "\n")
+
+
+def test_parse_locust_stats_reads_na_as_zero() -> None:
+    row = ",Aggregated,0,0,0,0,0,0,0,0,0," + ",".join(["N/A"] * 11)
+    assert summary.parse_locust_stats(HEADER + "\n" + row + "\n").p95_ms == 0
+
+
+@pytest.mark.parametrize(
+    ("result", "passed"),
+    [
+        (aggregate(100, 99), True),
+        (aggregate(100, 100), False),
+        (aggregate(100, 50, failures=1), False),
+        (aggregate(0, 0, requests=0), False),
+        (None, False),
+    ],
+)
+def test_a_step_passes_under_the_limit_without_failures(result, passed) -> None:
+    assert summary.step_passes(result, 100) is passed
+
+
+def test_search_doubles_while_steps_pass() -> None:
+    assert summary.next_users([], start=100) == 100
+    assert summary.next_users([step(100, True)], start=100) == 200
+    assert summary.next_users([step(100, True), step(200, True)], start=100) == 400
+
+
+def test_search_tries_one_midpoint_after_a_failure() -> None:
+    steps = [step(100, True), step(200, True), step(400, False)]
+    assert summary.next_users(steps, start=100) == 300
+    assert summary.next_users([*steps, step(300, True)], start=100) is None
+    assert summary.next_users([*steps, step(300, False)], start=100) is None
+
+
+def test_search_stops_when_the_first_step_fails_or_the_cap_is_reached() -> None:
+    assert summary.next_users([step(100, False)], start=100) is None
+    assert summary.next_users([step(100, True)], start=100, max_users=150) == 150
+    assert summary.next_users([step(100, True), step(150, True)], start=100, max_users=150) is None
+
+
+def test_search_skips_a_midpoint_when_the_gap_is_narrow() -> None:
+    steps = [step(100, True), step(110, False)]
+    assert summary.next_users(steps, start=100, factor=1.1) is None
+
+
+def test_best_and_failed() -> None:
+    steps = [step(100, True), step(200, True), step(400, False), step(300, True)]
+    best, failed = summary.best_and_failed(steps, 100)
+    assert best.users == 300
+    assert failed.users == 400
+    best, failed = summary.best_and_failed([step(100, False)], 100)
+    assert best is None
+    assert failed.users == 100
+
+
+def test_percentile_and_batches() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert summary.percentile(values, 0.5) == 50
+    assert summary.percentile(values, 0.99) == 99
+    assert summary.percentile([], 0.5) == 0
+    assert [len(b) for b in summary.batches([{}] * 250, 100)] == [100, 100, 50]
+    assert summary.per_second(10, 0) == 0
+    with pytest.raises(ValueError, match="at least 1"):
+        summary.batches([], 0)
+
+
+def test_parse_wrk_counts_errors_and_units() -> None:
+    run = bench.parse_wrk(WRK)
+    assert run.rps == pytest.approx(582.17)
+    assert run.p50_ms == pytest.approx(27.0)
+    assert run.p99_ms == pytest.approx(1200.0)
+    assert run.errors == 9
+
+
+def test_report_shows_every_figure_and_the_verdicts() -> None:
+    args = argparse.Namespace(
+        threads=1, connections=64, warmup="5s", repeat=1, duration="20s",
+        step_measure=30.0, settle=10.0, p95_limit=100.0,
+    )  # fmt: skip
+    report = bench.Report(args=args, facts={"CPU": "test"}, commands=["make bench"])
+    for key, rps, p99 in (("bare", 2000.0, 10.0), ("on", 1000.0, 20.0), ("off", 1100.0, 18.0)):
+        scenario = next(s for s in bench.SCENARIOS if s.key == key)
+        run = bench.WrkRun(rps, 1.0, 2.0, p99, 0, "")
+        report.outcomes[key] = bench.Outcome(scenario, [run])
+    report.ingest = ingest.IngestResult(
+        run_id="bench-x", clients=8, events=100, accepted=100, post_seconds=1.0,
+        stored_seconds=2.0, stored=100, complete=True, raw_events=100, raw_seconds=0.5,
+    )  # fmt: skip
+    report.steps = [step(100, True), step(200, False)]
+    report.locust_cpus = "1"
+    text = bench.render(report)
+    assert "| req/s: catalog (observability on) / bare | 0.50 | ≥ 0.60 | **no** |" in text
+    assert "| p99: catalog (observability on) / bare | 2.00 | ≤ 3.0 | yes |" in text
+    assert "| req/s: observability on / off | 0.91 | ≥ 0.90 | yes |" in text
+    assert "| API → Celery on Redis → MongoDB (stored) | 100 | 2.00 | 50 |" in text
+    assert "| raw pymongo `insert_many` (baseline) | 100 | 0.50 | 200 |" in text
+    assert "API path / raw insert_many: **0.25**" in text
+    assert "**Highest sustained rate: 30.0 req/s** at 100 users" in text
+    assert "First failed step: 200 users, 60.0 req/s (p95 150 ms)" in text
+    assert "taskset -c 1" in text
+    assert "make bench" in text
+
+
+def test_report_names_missing_figures() -> None:
+    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    report = bench.Report(args=args, facts={}, ingest_error="ConnectError: refused")
+    report.missing.append("mixed Locust workload: skipped in this run")
+    text = bench.render(report)
+    assert "Not measured: ConnectError: refused." in text
+    assert "- mixed Locust workload: skipped in this run" in text
+
+
+def _frame(function, path, time, children=(), synthetic=False):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        function=function, file_path=path, line_no=1, time=time,
+        children=list(children), is_synthetic=synthetic,
+    )  # fmt: skip
+
+
+def test_hotspots_keep_our_frames_and_count_recursion_once() -> None:
+    profile = importlib.import_module("profile_catalog")
+    ours = "/repo/services/catalog/catalog_service/cache.py"
+    lib = "/venv/site-packages/redis/client.py"
+    inner = _frame("get", ours, 2.0, [_frame("[self]", None, 0.5, synthetic=True),
+                                      _frame("execute", lib, 1.5)])  # fmt: skip
+    outer = _frame("get", ours, 3.0, [_frame("[self]", None, 1.0, synthetic=True), inner])
+    root = _frame("run", lib, 10.0, [outer, _frame("select", lib, 7.0)])
+    total, rows = profile.hotspots(root)
+    assert total == 10.0
+    assert rows == [("get (catalog/catalog_service/cache.py:1)", 3.0, 1.5)]
+
+
+def test_kept_section_is_carried_over_to_the_next_heading() -> None:
+    page = "# P\n\n## Figures\n\nx\n\n## What the profile shows\n\n- a\n- b\n\n## Commands\n\ny\n"
+    assert summary.kept_section(page, "What the profile shows") == (
+        "## What the profile shows\n\n- a\n- b\n"
+    )
+    assert summary.kept_section(page, "Absent") == ""
+    assert summary.kept_section("## What the profile shows\nlast\n", "What the profile shows") == (
+        "## What the profile shows\nlast\n"
+    )
