@@ -28,10 +28,15 @@ def test_two_worker_processes_share_one_exposition(env: dict[str, str], tmp_path
     stale = metrics_dir / "counter_99999.db"
     stale.write_bytes(b"left over from an earlier run")
     port = _free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [str(Path(sys.executable).parent / "sandbox-serve"), "user"],
-        env={**os.environ, **env, "SANDBOX_PORT": str(port), "SANDBOX_WEB_CONCURRENCY": "2",
-             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},  # fmt: skip
+        env={
+            **os.environ,
+            **env,
+            "SANDBOX_PORT": str(port),
+            "SANDBOX_WEB_CONCURRENCY": "2",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        },  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -49,7 +54,9 @@ def test_two_worker_processes_share_one_exposition(env: dict[str, str], tmp_path
             float(m.group(1))
             for m in re.finditer(
                 r'^sandbox_http_requests_total\{[^}]*route="/healthz"[^}]*\} ([0-9.e+]+)$',
-                text, re.MULTILINE)  # fmt: skip
+                text,
+                re.MULTILINE,
+            )  # fmt: skip
         )
         assert served >= requests
         pids = {p.name.rsplit("_", 1)[-1] for p in metrics_dir.glob("counter_*.db")}

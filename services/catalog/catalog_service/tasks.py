@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from celery import current_app, shared_task
+from celery import Celery, current_app, shared_task
 from sqlalchemy import Engine, delete, func, select, update
 
 from catalog_service.models import OutboxEvent
@@ -28,7 +28,7 @@ def _engine_factory() -> Engine:
 engine = PerProcess(_engine_factory)
 
 
-def relay_batch(db: Engine) -> int:
+def relay_batch(db: Engine, app: Celery | None = None, *, queue: str | None = None) -> int:
     """Publish one batch of unsent rows and mark them sent, in one transaction.
 
     ``SKIP LOCKED`` lets two relays run at once without sending a row twice
@@ -46,8 +46,8 @@ def relay_batch(db: Engine) -> int:
         if not rows:
             return 0
         events = [row.event for row in rows]
-        publish(current_app, "activity.tasks.record_events", kwargs={"events": events},
-                request_id=events[0].get("request_id"))  # fmt: skip
+        publish(app or current_app, "activity.tasks.record_events", kwargs={"events": events},
+                request_id=events[0].get("request_id"), queue=queue)  # fmt: skip
         conn.execute(
             update(OutboxEvent)
             .where(OutboxEvent.id.in_([row.id for row in rows]))
