@@ -11,11 +11,8 @@ import psycopg
 
 from tests.utils.api import Account, eventually, new_account
 from tests.utils.catalog import create_product
+from tests.utils.databases import plain_url
 from tests.utils.stack import ROOT
-
-
-def _pg(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def _log_lines(name: str, needle: str) -> list[dict[str, object]]:
@@ -38,7 +35,7 @@ def test_registration_runs_the_welcome_task_with_the_request_id(
 
     # The worker really ran the task: the notification row exists...
     def notification() -> tuple[str, str] | None:
-        with psycopg.connect(_pg(env["SANDBOX_USER_DATABASE_URL"])) as conn:
+        with psycopg.connect(plain_url(env["SANDBOX_USER_DATABASE_URL"])) as conn:
             row = conn.execute(
                 "SELECT kind, request_id FROM notifications WHERE user_id = %s", (account.id,)
             ).fetchone()
@@ -91,7 +88,7 @@ def test_view_then_feed_then_admin_write_through_the_outbox(
 
     event = eventually(created_event, timeout=15, what="product.created through the outbox")
     assert event["metadata"]["sku"] == created["sku"]  # type: ignore[index]
-    with psycopg.connect(_pg(env["SANDBOX_CATALOG_DATABASE_URL"])) as conn:
+    with psycopg.connect(plain_url(env["SANDBOX_CATALOG_DATABASE_URL"])) as conn:
         unsent = conn.execute(
             "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND event->>'object_id' = %s",
             (created["id"],),
@@ -129,7 +126,7 @@ def test_deleting_an_account_erases_it_and_its_activity(
     assert user_api.delete("/api/v1/users/me", headers=account.headers).status_code == 202
 
     def erased() -> bool:
-        with psycopg.connect(_pg(env["SANDBOX_USER_DATABASE_URL"])) as conn:
+        with psycopg.connect(plain_url(env["SANDBOX_USER_DATABASE_URL"])) as conn:
             row = conn.execute("SELECT 1 FROM users WHERE id = %s", (account.id,)).fetchone()
         events = activity_api.get(feed_path, headers=admin.headers).json()["items"]
         return row is None and events == []

@@ -18,8 +18,8 @@ import redis
 from catalog_service.tasks import relay_batch
 from sandbox_common.db import create_sync_db
 from sandbox_common.ledger import TaskLedger
-from sandbox_common.migrate import upgrade
 from tests.utils.broker import producer
+from tests.utils.databases import plain_url, temporary_catalog_database
 
 ROWS = 2000
 DATABASE = "catalog_relay_test"
@@ -27,20 +27,12 @@ DATABASE = "catalog_relay_test"
 
 @pytest.fixture
 def outbox_db(env: dict[str, str]) -> Iterator[str]:
-    base = env["SANDBOX_CATALOG_DATABASE_URL"].rsplit("/", 1)[0]
-    admin_url = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    url = f"{base}/{DATABASE}"
-    upgrade("catalog", url)
-    yield url
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    with temporary_catalog_database(env, DATABASE) as url:
+        yield url
 
 
 def test_two_relays_send_each_row_once(env: dict[str, str], outbox_db: str) -> None:
-    plain = outbox_db.replace("postgresql+psycopg://", "postgresql://")
+    plain = plain_url(outbox_db)
     event_ids = [str(uuid.uuid4()) for _ in range(ROWS)]
     with psycopg.connect(plain) as conn, conn.cursor() as cur:
         cur.executemany(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 
 from catalog_service.repository import ProductFilter, product_page_query
-from sandbox_common.migrate import upgrade
+from tests.utils.databases import plain_url, temporary_catalog_database
 
 PRODUCTS = 100_000
 DATABASE = "catalog_explain_test"
@@ -20,35 +20,27 @@ DATABASE = "catalog_explain_test"
 
 @pytest.fixture(scope="module")
 def big_catalog(env: dict[str, str]) -> Iterator[str]:
-    base = env["SANDBOX_CATALOG_DATABASE_URL"].rsplit("/", 1)[0]
-    admin_url = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}"')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    url = f"{base}/{DATABASE}"
-    upgrade("catalog", url)
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain) as conn:
-        conn.execute(
-            """
-            INSERT INTO products (id, sku, name, description, price, currency, stock,
-                                  created_at, updated_at)
-            SELECT gen_random_uuid(), 'S-' || n,
-                   (ARRAY['Acme','Nimbus','Orion','Vertex'])[1 + n %% 4] || ' '
-                     || (ARRAY['kettle','lamp','chair','drill','tent','mouse'])[1 + n %% 6]
-                     || ' ' || n,
-                   'model ' || n || ' in ' || (ARRAY['red','blue','green'])[1 + n %% 3]
-                     || CASE WHEN n %% 5000 = 0 THEN ' with a rare flamingo pattern' ELSE '' END,
-                   (n %% 1000) + 0.99, 'USD', n %% 50,
-                   now() - make_interval(secs => n), now()
-            FROM generate_series(1, %s) AS n
-            """,
-            (PRODUCTS,),
-        )
-        conn.execute("ANALYZE products")
-    yield plain
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    with temporary_catalog_database(env, DATABASE) as url:
+        plain = plain_url(url)
+        with psycopg.connect(plain) as conn:
+            conn.execute(
+                """
+                INSERT INTO products (id, sku, name, description, price, currency, stock,
+                                      created_at, updated_at)
+                SELECT gen_random_uuid(), 'S-' || n,
+                       (ARRAY['Acme','Nimbus','Orion','Vertex'])[1 + n %% 4] || ' '
+                         || (ARRAY['kettle','lamp','chair','drill','tent','mouse'])[1 + n %% 6]
+                         || ' ' || n,
+                       'model ' || n || ' in ' || (ARRAY['red','blue','green'])[1 + n %% 3]
+                         || CASE WHEN n %% 5000 = 0 THEN ' with a rare flamingo pattern' ELSE '' END,
+                       (n %% 1000) + 0.99, 'USD', n %% 50,
+                       now() - make_interval(secs => n), now()
+                FROM generate_series(1, %s) AS n
+                """,
+                (PRODUCTS,),
+            )
+            conn.execute("ANALYZE products")
+        yield plain
 
 
 def explain(url: str, filters: ProductFilter, sort: str) -> str:

@@ -63,6 +63,11 @@ def test_parse_locust_stats_without_aggregate_is_an_error() -> None:
         summary.parse_locust_stats(HEADER + "\n")
 
 
+def test_parse_locust_routes_lists_the_slowest_first() -> None:
+    routes = summary.parse_locust_routes(STATS.replace("18,19,19,20,20,20", "18,19,19,20,20,900"))
+    assert routes == [summary.RouteFigures("POST /api/v1/activity/events", 5, 0, 900)]
+
+
 def test_parse_locust_stats_reads_na_as_zero() -> None:
     row = ",Aggregated,0,0,0,0,0,0,0,0,0," + ",".join(["N/A"] * 11)
     assert summary.parse_locust_stats(HEADER + "\n" + row + "\n").p95_ms == 0
@@ -95,8 +100,21 @@ def test_search_tries_one_midpoint_after_a_failure() -> None:
     assert summary.next_users([*steps, step(300, False)], start=100) is None
 
 
-def test_search_stops_when_the_first_step_fails_or_the_cap_is_reached() -> None:
-    assert summary.next_users([step(100, False)], start=100) is None
+def test_search_halves_while_steps_fail_down_to_the_minimum() -> None:
+    assert summary.next_users([step(100, False)], start=100) == 50
+    assert summary.next_users([step(100, False), step(50, False)], start=100) == 20
+    assert summary.next_users([step(20, False)], start=100, min_users=20) is None
+    failing = [step(100, False), step(50, False), step(20, False), step(10, False)]
+    assert summary.next_users(failing, start=100) is None
+
+
+def test_search_bisects_once_after_halving_to_a_pass() -> None:
+    steps = [step(100, False), step(50, True)]
+    assert summary.next_users(steps, start=100) == 80
+    assert summary.next_users([*steps, step(80, True)], start=100) is None
+
+
+def test_search_stops_at_the_cap() -> None:
     assert summary.next_users([step(100, True)], start=100, max_users=150) == 150
     assert summary.next_users([step(100, True), step(150, True)], start=100, max_users=150) is None
 
@@ -149,7 +167,8 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
         run_id="bench-x", clients=8, events=100, accepted=100, post_seconds=1.0,
         stored_seconds=2.0, stored=100, complete=True, raw_events=100, raw_seconds=0.5,
     )  # fmt: skip
-    report.steps = [step(100, True), step(200, False)]
+    slow = summary.RouteFigures("GET /slow", 100, 0, 900)
+    report.steps = [step(100, True), summary.Step(200, aggregate(60, 150), slow)]
     report.locust_cpus = "1"
     text = bench.render(report)
     assert "| req/s: catalog (observability on) / bare | 0.50 | ≥ 0.60 | **no** |" in text
@@ -161,6 +180,7 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
     assert "**Highest sustained rate: 30.0 req/s** at 100 users" in text
     assert "First failed step: 200 users, 60.0 req/s (p95 150 ms)" in text
     assert "taskset -c 1" in text
+    assert "`GET /slow` (900, 10.0 %)" in text
     assert "make bench" in text
 
 

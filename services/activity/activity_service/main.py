@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -22,6 +21,7 @@ from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
 from sandbox_common.redis import create_redis
+from sandbox_common.startup import in_background
 
 _log = structlog.stdlib.get_logger(__name__)
 
@@ -34,23 +34,13 @@ def mongo_client(url: str) -> AsyncMongoClient[dict[str, Any]]:
 
 
 async def _ensure_indexes(app: FastAPI, settings: ActivitySettings) -> None:
-    delay = 0.5
-    while True:
-        try:
-            info = await app.state.mongo.admin.command("buildInfo")
-            expiry = db.expiry_mode(settings.activity_expiry, info)
-            # One index per command: FerretDB v1 drops the connection on a
-            # batch that repeats existing indexes.
-            for model in db.index_models(
-                expiry=expiry, retention_days=settings.activity_retention_days
-            ):
-                await app.state.events.create_indexes([model])
-            _log.info("indexes ready", expiry=expiry)
-            return
-        except Exception as exc:
-            _log.warning("index creation waiting for MongoDB", error=type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 15)
+    info = await app.state.mongo.admin.command("buildInfo")
+    expiry = db.expiry_mode(settings.activity_expiry, info)
+    # One index per command: FerretDB v1 drops the connection on a batch that
+    # repeats existing indexes.
+    for model in db.index_models(expiry=expiry, retention_days=settings.activity_retention_days):
+        await app.state.events.create_indexes([model])
+    _log.info("indexes ready", expiry=expiry)
 
 
 def create_app(settings: ActivitySettings | None = None) -> FastAPI:
@@ -77,13 +67,10 @@ def create_app(settings: ActivitySettings | None = None) -> FastAPI:
             audience=settings.jwt_audience,
         )
         app.state.publisher.start()
-        indexes = asyncio.create_task(_ensure_indexes(app, settings))
         try:
-            yield
+            async with in_background(lambda: _ensure_indexes(app, settings), what="index creation"):
+                yield
         finally:
-            indexes.cancel()
-            with suppress(asyncio.CancelledError):
-                await indexes
             await app.state.publisher.stop()
             await http.aclose()
             await redis.aclose()

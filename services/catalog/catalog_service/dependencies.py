@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from celery import Celery
@@ -11,11 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_service.cache import ProductCache
 from sandbox_common.batching import BatchPublisher
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
+from sandbox_common.db import request_session
 
 
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -38,7 +33,7 @@ def _events(request: Request) -> BatchPublisher:
     return events
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 CacheDep = Annotated[ProductCache, Depends(_cache)]
 CeleryDep = Annotated[Celery, Depends(_celery)]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from sandbox_common.db import metadata
+from sandbox_common.db import metadata, utcnow
 
 # The text that search matches: name and description, English stemming.
 SEARCH_CONFIG = "english"
@@ -29,10 +29,6 @@ SEARCH_DOCUMENT = (
     f"to_tsvector('{SEARCH_CONFIG}'::regconfig, "
     "coalesce(name, '') || ' ' || coalesce(description, ''))"
 )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -46,7 +42,7 @@ class Category(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
 
 
@@ -64,10 +60,10 @@ class Product(Base):
     )
     stock: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     search: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
 
@@ -91,7 +87,7 @@ class OutboxEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     event: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

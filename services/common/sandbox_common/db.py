@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -106,6 +108,11 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: a session from ``app.state.sessions`` for one request."""
+    async with request.app.state.sessions() as session:
         yield session
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

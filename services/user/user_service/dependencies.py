@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from celery import Celery
@@ -10,14 +9,10 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandbox_common.auth import CurrentPrincipal
+from sandbox_common.db import request_session
 from user_service import service
 from user_service.models import User
 from user_service.throttle import LoginThrottle
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
 
 
 def _celery(request: Request) -> Celery:
@@ -35,7 +30,7 @@ def _policy(request: Request) -> service.TokenPolicy:
     return policy
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
 CeleryDep = Annotated[Celery, Depends(_celery)]
 ThrottleDep = Annotated[LoginThrottle, Depends(_throttle)]
 PolicyDep = Annotated[service.TokenPolicy, Depends(_policy)]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import structlog
@@ -16,6 +15,7 @@ from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.redis import create_redis
+from sandbox_common.startup import in_background
 from user_service import service
 from user_service.config import UserSettings
 from user_service.router import auth, jwks, users
@@ -26,25 +26,17 @@ _log = structlog.stdlib.get_logger(__name__)
 
 
 async def _bootstrap_admin(app: FastAPI, settings: UserSettings) -> None:
-    """Create the first admin once the database answers; retry with backoff until then."""
+    """Create the first admin if it is absent."""
     if settings.admin_email is None or settings.admin_password is None:
         return
-    delay = 0.5
-    while True:
-        try:
-            async with app.state.sessions() as session:
-                created = await service.ensure_admin(
-                    session=session,
-                    email=settings.admin_email,
-                    password=settings.admin_password.get_secret_value(),
-                )
-            if created:
-                _log.info("first admin created")
-            return
-        except Exception as exc:
-            _log.warning("admin bootstrap waiting for the database", error=type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 15)
+    async with app.state.sessions() as session:
+        created = await service.ensure_admin(
+            session=session,
+            email=settings.admin_email,
+            password=settings.admin_password.get_secret_value(),
+        )
+    if created:
+        _log.info("first admin created")
 
 
 def create_app(settings: UserSettings | None = None) -> FastAPI:
@@ -72,13 +64,12 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             max_per_client=settings.login_max_failures_per_client,
             window_seconds=settings.login_window_seconds,
         )
-        bootstrap = asyncio.create_task(_bootstrap_admin(app, settings))
         try:
-            yield
+            async with in_background(
+                lambda: _bootstrap_admin(app, settings), what="admin bootstrap"
+            ):
+                yield
         finally:
-            bootstrap.cancel()
-            with suppress(asyncio.CancelledError):
-                await bootstrap
             await redis.aclose()
             await engine.dispose()
 

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sandbox_common.db import metadata
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from sandbox_common.db import metadata, utcnow
 
 
 class Base(DeclarativeBase):
@@ -27,7 +23,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="user")
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     # Set by DELETE /users/me; the erase task removes the row soon after.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -46,7 +42,7 @@ class RefreshToken(Base):
     # SHA-256 of the token; the token itself is never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -63,7 +59,7 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
 
     __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_notifications_user_kind"),)

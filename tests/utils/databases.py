@@ -1,0 +1,31 @@
+"""A catalog database of a test's own, migrated, dropped afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from sandbox_common.migrate import upgrade
+
+
+def plain_url(url: str) -> str:
+    """The SQLAlchemy URL as psycopg itself takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextmanager
+def temporary_catalog_database(env: dict[str, str], name: str) -> Iterator[str]:
+    base = env["SANDBOX_CATALOG_DATABASE_URL"].rsplit("/", 1)[0]
+    admin_url = plain_url(base) + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{base}/{name}"
+    upgrade("catalog", url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
