@@ -13,7 +13,7 @@ import random
 import time
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from catalog_service.models import Category, Product
@@ -89,15 +89,14 @@ def seed(url: str, *, products: int) -> tuple[int, int]:
                 select(Category.slug, Category.id).where(Category.slug.in_(CATEGORIES))
             ).all()
         )
-        rows = demo_products(products, category_ids)
-        inserted = 0
-        for start in range(0, len(rows), 2000):
-            result = conn.execute(
-                insert(Product)
-                .values(rows[start : start + 2000])
-                .on_conflict_do_nothing(index_elements=["sku"])
-            )
-            inserted += max(result.rowcount, 0)
+        demo = Product.sku.like("DEMO-%")
+        before = conn.execute(select(func.count()).where(demo)).scalar_one()
+        # One executemany: SQLAlchemy batches it into multi-row INSERTs itself.
+        conn.execute(
+            insert(Product).on_conflict_do_nothing(index_elements=["sku"]),
+            demo_products(products, category_ids),
+        )
+        inserted = conn.execute(select(func.count()).where(demo)).scalar_one() - before
     engine.dispose()
     return len(category_ids), inserted
 
