@@ -289,6 +289,38 @@ def machine_facts(redis_url: str, mongo_url: str = "") -> dict[str, str]:
     return facts
 
 
+# --- the code under test ----------------------------------------------------
+
+
+def code_state() -> str:
+    """The commit, and a digest of any uncommitted change under services/.
+
+    Servers are started from the working tree, so an edit during a run would
+    change what later phases measure; the bench checks this before each one.
+    """
+    import hashlib
+
+    commit = _command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD") or "?"
+    diff = subprocess.run(  # noqa: S603
+        ["git", "-C", str(ROOT), "diff", "HEAD", "--", "services"],  # noqa: S607
+        capture_output=True,
+        check=False,
+    ).stdout
+    if not diff:
+        return f"{commit} (services/ as committed)"
+    files = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
+    digest = hashlib.sha1(diff, usedforsecurity=False).hexdigest()[:12]
+    return f"{commit} + uncommitted changes in {files} file(s) under services/ (diff {digest})"
+
+
+def check_code(report: Report, phase: str) -> None:
+    now = code_state()
+    if now != report.code:
+        report.code_changes.append(f"before {phase}: {now}")
+        report.code = now
+        say(f"warning: services/ changed during the run ({now})")
+
+
 # --- the report -----------------------------------------------------------
 
 
@@ -312,6 +344,8 @@ class Report:
     starved: list[int] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     kept: str = ""
+    code: str = ""
+    code_changes: list[str] = field(default_factory=list)
 
 
 def render_read(report: Report) -> list[str]:
@@ -399,8 +433,10 @@ def render_ingest(report: Report) -> list[str]:
         "after a warm-up. The API answers 202 once the event is on the broker; the",
         "service batches a burst into one Celery task, the worker stores it with",
         "`insert_many`. **Stored events/s** = events counted in MongoDB (by the run's own",
-        "`object_id`, polled every 50 ms) / seconds from the first POST until the count",
-        "reached the number accepted. **Baseline**: the same stored documents with fresh",
+        "`object_id`, polled every 100 ms; one count took up to "
+        f"{result.count_seconds * 1000:.0f} ms on this server) / seconds from the first POST",
+        "until a count returned the number accepted. **Baseline**: the same stored documents "
+        "with fresh",
         f"event ids, written by pymongo `insert_many` in batches of {result.raw_batch} "
         "(`ordered=False`) by one client into the same collection of the same server.",
         f"The run's documents were deleted afterwards (object ids `{result.run_id}-*`).",
@@ -442,22 +478,38 @@ def render_mixed(report: Report) -> list[str]:
         f"load held for {args.step_measure:g} s (loadtests/bench/locust_steps.py): a step's "
         "figures cover the held load, not the ramp and the start-up logins (argon2id).",
         f"A step passes when no request failed and the aggregated p95 is under "
-        f"{args.p95_limit:g} ms. Users double while steps pass; after the first failure "
-        f"one midpoint is tried. {pin}",
+        f"{args.p95_limit:g} ms. Users double while steps pass and halve while they fail; "
+        f"once a pass and a failure bracket the limit, one midpoint is tried. {pin}",
         "",
-        "| users | req/s | p50 ms | p95 ms | p99 ms | requests | failures | verdict |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| users | req/s | p50 ms | p95 ms | p99 ms | requests | failures | verdict "
+        "| slowest route (p95 ms, share of requests) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for step in report.steps:
         a = step.aggregate
         if a is None:
-            lines.append(f"| {step.users} | | | | | | | no figures |")
+            lines.append(f"| {step.users} | | | | | | | no figures | |")
             continue
         verdict = "pass" if step.passed(args.p95_limit) else "fail"
+        slow = step.slowest
+        slowest = (
+            f"`{slow.name}` ({slow.p95_ms:.0f}, {100 * slow.requests / a.requests:.1f} %)"
+            if slow and a.requests
+            else ""
+        )
         lines.append(
             f"| {step.users} | {a.rps:.1f} | {a.p50_ms:.0f} | {a.p95_ms:.0f} | {a.p99_ms:.0f} "
-            f"| {a.requests} | {a.failures} | {verdict} |"
+            f"| {a.requests} | {a.failures} | {verdict} | {slowest} |"
         )
+    reasons = [
+        f"- {step.users} users: "
+        + "; ".join(f"{f.occurrences} x `{f.route}`: {f.error[:140]}" for f in step.failures[:3])
+        for step in report.steps
+        if step.failures
+    ]
+    if reasons:
+        lines += ["", "Failed requests by step (Locust's failures CSV, most frequent first):", ""]
+        lines += reasons
     best, failed = best_and_failed(report.steps, args.p95_limit)
     lines.append("")
     if best and best.aggregate:
@@ -466,7 +518,10 @@ def render_mixed(report: Report) -> list[str]:
             f"(p95 {best.aggregate.p95_ms:.0f} ms, no failures)."
         )
     else:
-        lines.append("**No step passed**: even the first step missed the limit.")
+        lowest = min(report.steps, key=lambda s: s.users)
+        lines.append(
+            f"**No step passed**: down to {lowest.users} users every step missed the limit."
+        )
     if failed and failed.aggregate:
         why = []
         if failed.aggregate.p95_ms >= args.p95_limit:
@@ -507,6 +562,14 @@ def render(report: Report) -> str:
     ]
     lines += [f"| {key} | {value} |" for key, value in report.facts.items()]
     lines.append("")
+    if report.code_changes:
+        lines += [
+            "**The code under test changed during this run**, so phases after the change "
+            "ran other code than those before it:",
+            "",
+            *[f"- {change}" for change in report.code_changes],
+            "",
+        ]
     if report.outcomes:
         lines += render_read(report)
     lines += render_ingest(report)
@@ -560,6 +623,8 @@ def run_read(report: Report, env: dict[str, str], catalog: str, results: Path) -
         if args.only and scenario.key not in args.only:
             continue
         url = f"http://127.0.0.1:{args.port}{path}"
+        refill_cache(env["BENCH_REDIS_URL"], report.product_id, catalog + path)
+        check_code(report, scenario.title)
         say(f"{scenario.title}: starting on port {args.port}")
         command = server_command(scenario, args.port, server_cpus)
         report.commands.append(f"# {scenario.title}\n{shlex.join(command)}")
@@ -579,6 +644,22 @@ def run_read(report: Report, env: dict[str, str], catalog: str, results: Path) -
             report.outcomes[scenario.key] = Outcome(scenario, runs)
         finally:
             stop_server(process)
+
+
+def refill_cache(redis_url: str, product_id: str, catalog_url: str) -> None:
+    """Drop the product's cache entry and read it through the catalog, which fills it
+    again with a full TTL, so the entry cannot expire while a server is measured
+    (the bare app does not fill the cache; a miss is a 404 there)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.delete(f"catalog:product:{product_id}")
+        status, _ = http_get(catalog_url)
+        if status != 200 or not client.exists(f"catalog:product:{product_id}"):
+            fail(f"cannot fill the cache through {catalog_url} (HTTP {status})")
+    finally:
+        client.close()
 
 
 def run_ingest(report: Report, env: dict[str, str]) -> None:
@@ -619,6 +700,7 @@ def run_mixed(report: Report, env: dict[str, str], results: Path) -> None:
         start=args.step_start,
         max_steps=args.max_steps,
         max_users=args.max_users,
+        min_users=args.min_users,
         p95_limit_ms=args.p95_limit,
         settle_seconds=args.settle,
         say=say,
@@ -642,14 +724,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="wrk threads (default: wrk's CPUs)")
     parser.add_argument("--port", type=int, default=18200, help="port of the server under test")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    parser.add_argument("--ingest-events", type=int, default=5000)
+    parser.add_argument("--ingest-events", type=int, default=3000)
     parser.add_argument("--ingest-clients", type=int, default=32)
     parser.add_argument(
         "--step-measure", type=float, default=30.0, help="s measured per step, after settling"
     )
-    parser.add_argument("--step-start", type=int, default=100, help="users of the first step")
+    parser.add_argument("--step-start", type=int, default=20, help="users of the first step")
     parser.add_argument("--max-steps", type=int, default=7)
     parser.add_argument("--max-users", type=int, default=3000)
+    parser.add_argument("--min-users", type=int, default=5)
     parser.add_argument("--p95-limit", type=float, default=100.0, help="ms, aggregated p95")
     parser.add_argument("--settle", type=float, default=10.0, help="s after spawning, then reset")
     parser.add_argument("--only", action="append", choices=PHASES, help="run only these")
@@ -676,6 +759,8 @@ def main(argv: list[str] | None = None) -> None:
     results.mkdir(parents=True, exist_ok=True)
 
     report = Report(args=args, facts={})
+    report.code = code_state()
+    started_with = report.code
     python = os.path.relpath(sys.executable, ROOT)
     report.commands.append(shlex.join([python, sys.argv[0], *sys.argv[1:]]))
     if any(p in wanted for p in ("bare", "on", "off")):
@@ -683,15 +768,21 @@ def main(argv: list[str] | None = None) -> None:
     else:
         report.missing.append("cached read and observability: skipped in this run")
     if "ingest" in wanted:
+        check_code(report, "event ingestion")
         run_ingest(report, env)
     else:
         report.missing.append("event ingestion: skipped in this run")
     if "mixed" in wanted:
+        check_code(report, "the mixed workload")
         run_mixed(report, env, results)
     else:
         report.missing.append("mixed Locust workload: skipped in this run")
 
-    report.facts = machine_facts(redis_url, env.get("SANDBOX_MONGO_URL", ""))
+    check_code(report, "the end of the run")
+    report.facts = {
+        "Code (at start)": started_with,
+        **machine_facts(redis_url, env.get("SANDBOX_MONGO_URL", "")),
+    }
     output = ROOT / args.output
     if output.exists():
         report.kept = kept_section(output.read_text(encoding="utf-8"), PROFILE_HEADING)

@@ -23,6 +23,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,6 +51,7 @@ class IngestResult:
     raw_events: int = 0
     raw_seconds: float = 0.0
     raw_batch: int = 100
+    count_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -118,16 +120,23 @@ async def _post_events(
 
 
 def _wait_for_count(
-    collection: Any, object_id: str, wanted: int, timeout: float, poll: float = 0.05
-) -> tuple[int, float]:
-    """Poll until ``wanted`` documents carry ``object_id``; returns (count, monotonic time)."""
+    collection: Any, object_id: str, wanted: int, timeout: float, poll: float = 0.1
+) -> tuple[int, float, float]:
+    """Poll until ``wanted`` documents carry ``object_id``.
+
+    Returns the count, the monotonic time the count that saw it returned (so
+    the figure errs on the slow side) and the duration of the slowest count,
+    i.e. the resolution of the measurement.
+    """
     deadline = time.monotonic() + timeout
-    count = 0
+    slowest = 0.0
     while True:
+        began = time.monotonic()
         count = collection.count_documents({"object_id": object_id})
-        now = time.monotonic()
-        if count >= wanted or now > deadline:
-            return count, now
+        took = time.monotonic() - began
+        slowest = max(slowest, took)
+        if count >= wanted or began > deadline:
+            return count, began + took, slowest
         time.sleep(poll)
 
 
@@ -165,7 +174,9 @@ def run(
         result.post_seconds = last - first
         result.post_p50_ms = percentile(latencies, 0.50)
         result.post_p99_ms = percentile(latencies, 0.99)
-        stored, done = _wait_for_count(collection, api_id, accepted, settle_timeout)
+        stored, done, result.count_seconds = _wait_for_count(
+            collection, api_id, accepted, settle_timeout
+        )
         result.stored, result.stored_seconds = stored, done - first
         result.complete = stored >= accepted
         if not result.complete:
@@ -207,8 +218,22 @@ def mongo_server_version(mongo_url: str) -> str:
     except Exception as error:
         return f"unknown ({error.__class__.__name__})"
     if "ferretdbVersion" in info:
-        return f"FerretDB {info['ferretdbVersion']} (reports MongoDB {info.get('version')})"
+        version = str(info["ferretdbVersion"])
+        if version in ("", "unknown"):
+            version = f"{_pinned_ferretdb()} (module pinned in scripts/ferretdb/go.mod)"
+        return f"FerretDB {version}, reports MongoDB {info.get('version')}"
     return f"MongoDB {info.get('version')}"
+
+
+def _pinned_ferretdb() -> str:
+    go_mod = Path(__file__).resolve().parents[2] / "scripts" / "ferretdb" / "go.mod"
+    try:
+        for line in go_mod.read_text(encoding="utf-8").splitlines():
+            if "github.com/FerretDB/FerretDB " in line:
+                return line.split()[-1]
+    except OSError:
+        pass
+    return "version unknown"
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

@@ -3,8 +3,9 @@ an aggregated p95 under the limit (100 ms) and no failed request.
 
 A stepwise search against the running local stack: each step is one headless
 Locust run (loadtests/bench/locust_steps.py, i.e. the load test's users and
-shape) at a fixed number of users, with CSV output. Users grow by a factor
-while steps pass; after the first failed step one midpoint is tried. Locust
+shape) at a fixed number of users, with CSV output. Users double while
+steps pass (halve while they fail); once a passing and a failing step bracket
+the limit, one midpoint is tried. Locust
 is pinned to one core with taskset when the machine has more than one.
 """
 
@@ -15,7 +16,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from summary import LocustAggregate, Step, next_users, parse_locust_stats
+from summary import (
+    Failure,
+    LocustAggregate,
+    RouteFigures,
+    Step,
+    next_users,
+    parse_locust_failures,
+    parse_locust_routes,
+    parse_locust_stats,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -89,14 +99,22 @@ def run_step(
         )
     stats = Path(f"{prefix}_stats.csv")
     aggregate: LocustAggregate | None = None
+    slowest: RouteFigures | None = None
     if stats.exists():
+        text = stats.read_text(encoding="utf-8")
         try:
-            aggregate = parse_locust_stats(stats.read_text(encoding="utf-8"))
+            aggregate = parse_locust_stats(text)
         except ValueError:
             aggregate = None
+        routes = parse_locust_routes(text)
+        slowest = routes[0] if routes else None
     text = log.read_text(encoding="utf-8", errors="replace")
     cpu_warning = "CPU usage above" in text or "CPU usage was too high" in text
-    return Step(users, aggregate), command, cpu_warning
+    failures: list[Failure] = []
+    failures_csv = Path(f"{prefix}_failures.csv")
+    if failures_csv.exists():
+        failures = parse_locust_failures(failures_csv.read_text(encoding="utf-8"))
+    return Step(users, aggregate, slowest, tuple(failures)), command, cpu_warning
 
 
 def search(
@@ -109,6 +127,7 @@ def search(
     start: int,
     max_steps: int,
     max_users: int,
+    min_users: int,
     p95_limit_ms: float,
     settle_seconds: float,
     say: Any = print,
@@ -119,7 +138,13 @@ def search(
     commands: list[str] = []
     starved: list[int] = []
     while len(steps) < max_steps:
-        users = next_users(steps, start=start, max_users=max_users, p95_limit_ms=p95_limit_ms)
+        users = next_users(
+            steps,
+            start=start,
+            max_users=max_users,
+            min_users=min_users,
+            p95_limit_ms=p95_limit_ms,
+        )
         if users is None:
             break
         say(f"mixed workload: {users} users, {measure_seconds:g} s measured")
@@ -148,4 +173,6 @@ def search(
                 f"  {a.rps:.1f} req/s, p95 {a.p95_ms:.0f} ms, "
                 f"{a.failures}/{a.requests} failed: {verdict}"
             )
+            if step.slowest:
+                say(f"  slowest: {step.slowest.name}, p95 {step.slowest.p95_ms:.0f} ms")
     return steps, commands, starved

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         "-m",
         "pyinstrument",
         "-r",
-        "pyinstrument",
+        "pyisession",
         "-o",
         str(session_file),
         "-m",
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         "--log-level",
         "warning",
     ]
+    code = bench.code_state()
     url = f"http://127.0.0.1:{args.port}{path}"
     wrk = [*pin_wrk, "wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}", "--latency", url]
     print("server: " + " ".join(server), flush=True)
@@ -143,7 +144,11 @@ def main(argv: list[str] | None = None) -> None:
     text = ConsoleRenderer(unicode=False, color=False, show_all=False).render(session)
     (results / "profile.txt").write_text(text)
     total, rows = hotspots(session.root_frame())
-    lines = [f"samples cover {total:.1f} s; functions in services/ by inclusive time:", ""]
+    lines = [
+        f"code: {code}",
+        f"samples cover {total:.1f} s; functions in services/ by inclusive time:",
+        "",
+    ]
     lines.append(f"{'incl %':>7} {'self %':>7}  function")
     for key, inclusive, own in rows[: args.top]:
         lines.append(f"{100 * inclusive / total:7.1f} {100 * own / total:7.1f}  {key}")

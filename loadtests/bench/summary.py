@@ -49,9 +49,60 @@ def parse_locust_stats(text: str) -> LocustAggregate:
 
 
 @dataclass(frozen=True)
+class RouteFigures:
+    name: str  # "<METHOD> <name>", as the SLO file names groups
+    requests: int
+    failures: int
+    p95_ms: float
+
+
+def parse_locust_routes(text: str) -> list[RouteFigures]:
+    """Every request group of the stats CSV that ran, slowest p95 first."""
+    routes = []
+    for row in csv.DictReader(io.StringIO(text)):
+        name = (row.get("Name") or "").strip()
+        requests = int(_number(row, "Request Count"))
+        if name == "Aggregated" or not requests:
+            continue
+        routes.append(
+            RouteFigures(
+                name=f"{(row.get('Type') or '').strip()} {name}",
+                requests=requests,
+                failures=int(_number(row, "Failure Count")),
+                p95_ms=_number(row, "95%"),
+            )
+        )
+    routes.sort(key=lambda route: route.p95_ms, reverse=True)
+    return routes
+
+
+@dataclass(frozen=True)
+class Failure:
+    route: str
+    error: str
+    occurrences: int
+
+
+def parse_locust_failures(text: str) -> list[Failure]:
+    """Rows of Locust's ``*_failures.csv``, most frequent first."""
+    failures = [
+        Failure(
+            route=f"{(row.get('Method') or '').strip()} {(row.get('Name') or '').strip()}",
+            error=(row.get("Error") or "").strip(),
+            occurrences=int(_number(row, "Occurrences")),
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+    failures.sort(key=lambda failure: failure.occurrences, reverse=True)
+    return failures
+
+
+@dataclass(frozen=True)
 class Step:
     users: int
     aggregate: LocustAggregate | None  # None: Locust produced no figures
+    slowest: RouteFigures | None = None
+    failures: tuple[Failure, ...] = ()
 
     def passed(self, p95_limit_ms: float) -> bool:
         return step_passes(self.aggregate, p95_limit_ms)
@@ -70,16 +121,17 @@ def next_users(
     start: int,
     factor: float = 2.0,
     max_users: int = 2000,
+    min_users: int = 10,
     p95_limit_ms: float = 100.0,
     refinements: int = 1,
     granularity: int = 10,
 ) -> int | None:
     """Users of the next step, or None when the search is over.
 
-    Grow by ``factor`` from ``start`` while steps pass; after the first failed
-    step, try the midpoint between the best passing step and the lowest failed
-    one up to ``refinements`` times, while the gap is wider than a quarter of
-    the best step (and than ``granularity``).
+    Grow by ``factor`` from ``start`` while steps pass, or shrink by it (down
+    to ``min_users``) while they fail. Once a passing and a failing step
+    bracket the limit, try the midpoint up to ``refinements`` times, while the
+    gap is wider than a quarter of the best step (and than ``granularity``).
     """
     if not steps:
         return start
@@ -94,11 +146,19 @@ def next_users(
     lowest_failure = min(failing)
     below = [u for u in passing if u < lowest_failure]
     if not below:
-        return None  # even the first step failed: nothing lower is searched
-    best = max(below)
-    growth = _growth(start, factor, granularity, max_users)
-    if sum(1 for s in steps if s.users not in growth) >= refinements:
+        if lowest_failure <= min_users:
+            return None
+        shrunk = round(lowest_failure / factor / granularity) * granularity
+        return max(min_users, min(shrunk, lowest_failure - granularity))
+    bracketed = next(
+        i
+        for i in range(len(steps))
+        if any(s.passed(p95_limit_ms) for s in steps[: i + 1])
+        and any(not s.passed(p95_limit_ms) for s in steps[: i + 1])
+    )
+    if len(steps) - (bracketed + 1) >= refinements:
         return None
+    best = max(below)
     gap = lowest_failure - best
     if gap <= max(granularity, best // 4):
         return None
@@ -106,16 +166,6 @@ def next_users(
     if middle <= best or middle >= lowest_failure or any(s.users == middle for s in steps):
         return None
     return middle
-
-
-def _growth(start: int, factor: float, granularity: int, max_users: int) -> set[int]:
-    """The user counts the growing phase visits."""
-    visited, users = set(), start
-    while users < max_users:
-        visited.add(users)
-        users = max(round(users * factor / granularity) * granularity, users + granularity)
-    visited.add(min(users, max_users))
-    return visited
 
 
 def best_and_failed(steps: list[Step], p95_limit_ms: float) -> tuple[Step | None, Step | None]:

@@ -224,3 +224,14 @@ def test_kept_section_is_carried_over_to_the_next_heading() -> None:
     assert summary.kept_section("## What the profile shows\nlast\n", "What the profile shows") == (
         "## What the profile shows\nlast\n"
     )
+
+
+def test_parse_locust_failures_most_frequent_first() -> None:
+    text = (
+        "Method,Name,Error,Occurrences,First Seen,Last Seen\n"
+        "GET,/a,\"CatchResponseError('HTTP 422: bad, id')\",2,t,t\n"
+        "GET,/b,CatchResponseError('HTTP 0'),19,t,t\n"
+    )
+    failures = summary.parse_locust_failures(text)
+    assert [(f.route, f.occurrences) for f in failures] == [("GET /b", 19), ("GET /a", 2)]
+    assert failures[1].error == "CatchResponseError('HTTP 422: bad, id')"
