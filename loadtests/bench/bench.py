@@ -293,7 +293,7 @@ def machine_facts(redis_url: str, mongo_url: str = "") -> dict[str, str]:
 
 
 def code_state() -> str:
-    """The commit, and a digest of any uncommitted change under services/.
+    """The commit, the tree of services/, and a digest of uncommitted changes under it.
 
     Servers are started from the working tree, so an edit during a run would
     change what later phases measure; the bench checks this before each one.
@@ -301,21 +301,28 @@ def code_state() -> str:
     import hashlib
 
     commit = _command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD") or "?"
+    tree = _command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD:services")
     diff = subprocess.run(  # noqa: S603
         ["git", "-C", str(ROOT), "diff", "HEAD", "--", "services"],  # noqa: S607
         capture_output=True,
         check=False,
     ).stdout
+    state = f"commit {commit}, services/ tree {tree or '?'}"
     if not diff:
-        return f"{commit} (services/ as committed)"
+        return state + " as committed"
     files = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
     digest = hashlib.sha1(diff, usedforsecurity=False).hexdigest()[:12]
-    return f"{commit} + uncommitted changes in {files} file(s) under services/ (diff {digest})"
+    return f"{state} + uncommitted changes in {files} file(s) (diff {digest})"
+
+
+def _services_part(state: str) -> str:
+    """What identifies the code under test: the state without the commit."""
+    return state.split(", ", 1)[-1]
 
 
 def check_code(report: Report, phase: str) -> None:
     now = code_state()
-    if now != report.code:
+    if _services_part(now) != _services_part(report.code):
         report.code_changes.append(f"before {phase}: {now}")
         report.code = now
         say(f"warning: services/ changed during the run ({now})")

@@ -235,3 +235,10 @@ def test_parse_locust_failures_most_frequent_first() -> None:
     failures = summary.parse_locust_failures(text)
     assert [(f.route, f.occurrences) for f in failures] == [("GET /b", 19), ("GET /a", 2)]
     assert failures[1].error == "CatchResponseError('HTTP 422: bad, id')"
+
+
+def test_a_new_commit_alone_is_not_a_change_of_the_code_under_test() -> None:
+    before = "commit aaaaaaa, services/ tree 1234567 + uncommitted changes in 2 file(s) (diff abc)"
+    after = "commit bbbbbbb, services/ tree 1234567 + uncommitted changes in 2 file(s) (diff abc)"
+    assert bench._services_part(before) == bench._services_part(after)
+    assert bench._services_part(after) != bench._services_part(after.replace("abc", "abd"))
