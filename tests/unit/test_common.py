@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from sandbox_common.context import accept_request_id, is_valid_request_id
 from sandbox_common.errors import Conflict, install_error_handlers
-from sandbox_common.logging import configure_logging
+from sandbox_common.logging import configure_logging, get_logger
 from sandbox_common.metrics import status_class
 from sandbox_common.middleware import RequestMiddleware
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
@@ -93,18 +93,20 @@ def test_errors_have_the_contract_shape_and_leak_nothing() -> None:
 def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    stream = io.StringIO()
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     monkeypatch.setattr("sys.stdout", stream)
     configure_logging(service="unit", level="INFO", fmt="json")
     structlog.contextvars.bind_contextvars(request_id="req-abcdefgh")
     try:
-        structlog.stdlib.get_logger("unit.test").info(
+        get_logger("unit.test").info(
             "hello", password="hunter22", refresh_token="rt-secret", user_id="u1"
         )
         logging.getLogger("uvicorn.error").warning("from the standard library")
     finally:
         structlog.contextvars.clear_contextvars()
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    stream.flush()
+    output = stream.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    lines = [json.loads(line) for line in output.splitlines()]
     first, second = lines
     assert first["message"] == "hello"
     assert first["log.level"] == "info"
@@ -112,8 +114,9 @@ def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(
     assert first["request_id"] == "req-abcdefgh"
     assert "@timestamp" in first
     assert first["user_id"] == "u1"
-    assert "hunter22" not in stream.getvalue()
-    assert "rt-secret" not in stream.getvalue()
+    assert first["log.logger"] == "unit.test"
+    assert "hunter22" not in output
+    assert "rt-secret" not in output
     assert second["message"] == "from the standard library"
     assert second["log.level"] == "warning"
     assert second["log.logger"] == "uvicorn.error"

@@ -71,12 +71,13 @@ class TestRetentionAndIndexes:
         assert ttl["expireAfterSeconds"] == 2 * 86400
 
 
-def test_trending_weights_likes_and_ranks() -> None:
+def test_trending_weights_likes_ranks_and_keeps_only_products() -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
     ranking = trending.combine({
-        "product.viewed": [{"_id": "a", "n": 5}, {"_id": "b", "n": 1}],
-        "product.liked": [{"_id": "b", "n": 2}],
+        "product.viewed": [{"_id": a, "n": 5}, {"_id": b, "n": 1}, {"_id": "not-a-product", "n": 9}],
+        "product.liked": [{"_id": b, "n": 2}],
     })  # fmt: skip
-    assert ranking == [{"product_id": "b", "score": 7.0}, {"product_id": "a", "score": 5.0}]
+    assert ranking == [{"product_id": b, "score": 7.0}, {"product_id": a, "score": 5.0}]
 
 
 class TestCatalogRules:

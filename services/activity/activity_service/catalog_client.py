@@ -9,11 +9,11 @@ import time
 import uuid
 
 import httpx
-import structlog
 
 from sandbox_common.http import get_json
+from sandbox_common.logging import get_logger
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 NAME_TTL_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.05
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -20,10 +19,11 @@ from sandbox_common.batching import BatchPublisher
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
+from sandbox_common.logging import get_logger
 from sandbox_common.redis import create_redis
 from sandbox_common.startup import in_background
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 def mongo_client(url: str) -> AsyncMongoClient[dict[str, Any]]:

@@ -17,12 +17,12 @@ from sandbox_common.batching import BatchPublisher
 router = APIRouter(prefix="/api/v1/activity", tags=["activity"])
 
 
-def _events(request: Request) -> AsyncCollection[dict[str, Any]]:
+async def _events(request: Request) -> AsyncCollection[dict[str, Any]]:
     events: AsyncCollection[dict[str, Any]] = request.app.state.events
     return events
 
 
-def _publisher(request: Request) -> BatchPublisher:
+async def _publisher(request: Request) -> BatchPublisher:
     publisher: BatchPublisher = request.app.state.publisher
     return publisher
 

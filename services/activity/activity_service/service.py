@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,9 +28,10 @@ from sandbox_common.auth import Principal
 from sandbox_common.batching import BatchPublisher, PublishFailed
 from sandbox_common.context import current_request_id
 from sandbox_common.errors import ServiceError
+from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 class IngestUnavailable(ServiceError):

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import redis
-import structlog
 from celery import shared_task
 from pymongo import MongoClient
 from pymongo.collection import Collection
@@ -20,9 +19,10 @@ from activity_service import db, trending
 from activity_service.events import parse_events
 from sandbox_common import metrics
 from sandbox_common.celery import RETRY_OPTIONS, transient_errors
+from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 DUPLICATE_KEY = 11000
 
 

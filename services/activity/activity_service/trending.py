@@ -8,6 +8,7 @@ MongoDB and FerretDB v1 both run.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,14 @@ WEIGHTS = {"product.viewed": 1.0, "product.liked": 3.0}
 TOP = 50
 CANDIDATES_PER_TYPE = 200
 CACHE_TTL_SECONDS = 300
+
+
+def _is_product_id(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def cache_key(window: str) -> str:
@@ -40,6 +49,7 @@ def combine(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     scores: Counter[str] = Counter()
     for event_type, rows in results.items():
         for row in rows:
-            scores[str(row["_id"])] += WEIGHTS[event_type] * row["n"]
+            if _is_product_id(row["_id"]):  # events may name objects that are no product
+                scores[str(row["_id"])] += WEIGHTS[event_type] * row["n"]
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:TOP]
     return [{"product_id": pid, "score": score} for pid, score in ranked]

@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from sandbox_common import metrics
+from sandbox_common.logging import get_logger
 
 CACHE = "product"
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 # KEYS[1] entry, KEYS[2] generation; ARGV[1] generation seen, ARGV[2] value, ARGV[3] ttl
 _SET_IF_GENERATION = """

@@ -13,26 +13,28 @@ from sandbox_common.batching import BatchPublisher
 from sandbox_common.db import request_session
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def _cache(request: Request) -> ProductCache:
+async def _cache(request: Request) -> ProductCache:
     cache: ProductCache = request.app.state.cache
     return cache
 
 
-def _celery(request: Request) -> Celery:
+async def _celery(request: Request) -> Celery:
     celery: Celery = request.app.state.celery
     return celery
 
 
-def _events(request: Request) -> BatchPublisher:
+async def _events(request: Request) -> BatchPublisher:
     events: BatchPublisher = request.app.state.events
     return events
 
 
+# Every dependency is `async def`: FastAPI runs a plain `def` in a thread pool,
+# which on the cached read path cost more than the Redis read itself.
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 CacheDep = Annotated[ProductCache, Depends(_cache)]

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import structlog
 from anyio import to_thread
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
@@ -33,9 +32,10 @@ from sandbox_common.auth import Principal
 from sandbox_common.celery import publish
 from sandbox_common.context import current_request_id
 from sandbox_common.errors import Conflict, InvalidField, NotFound
+from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 MAX_IDS = 100
 LIKE_NAMESPACE = uuid.UUID("6f1c1d2e-3b9a-4c55-9a51-0c7f5a3e2b10")
 

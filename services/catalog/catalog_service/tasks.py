@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-import structlog
 from celery import Celery, current_app, shared_task
 from sqlalchemy import Engine, delete, func, select, update
 
@@ -13,9 +12,10 @@ from catalog_service.models import OutboxEvent
 from sandbox_common import metrics
 from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
 from sandbox_common.db import create_sync_db
+from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 BATCH_SIZE = 100
 MAX_BATCHES_PER_RUN = 50
 KEEP_SENT = timedelta(days=1)

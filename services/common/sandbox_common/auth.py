@@ -17,18 +17,18 @@ from typing import Annotated, Any, Literal, Protocol
 
 import httpx
 import jwt
-import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from sandbox_common import metrics
 from sandbox_common.errors import Forbidden, Unauthorized
 from sandbox_common.http import get_json
+from sandbox_common.logging import get_logger
 
 ALGORITHMS = ("EdDSA",)
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
 Role = Literal["user", "admin"]
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 from typing import Any
 
-import structlog
 from anyio import to_thread
 from celery import Celery
 
 from sandbox_common.celery import publish
+from sandbox_common.logging import get_logger
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 class BatchPublisher:

@@ -21,11 +21,12 @@ from celery.app.task import Task
 from sandbox_common import metrics
 from sandbox_common.context import current_request_id, is_valid_request_id
 from sandbox_common.ledger import TaskLedger
+from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
 from sandbox_common.settings import CommonSettings
 
 QUEUES = ("user", "catalog", "activity")
-_log = structlog.stdlib.get_logger("sandbox.celery")
+_log = get_logger("sandbox.celery")
 
 
 def route_by_service(name: str, *_: Any, **__: Any) -> dict[str, str] | None:

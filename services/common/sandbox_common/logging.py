@@ -64,6 +64,10 @@ def _dumps(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
+def _dumps_bytes(obj: Any, **_: Any) -> bytes:
+    return orjson.dumps(obj, default=str)
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -76,13 +80,26 @@ def _shared_processors() -> list[Processor]:
 
 
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -> None:
-    """Route structlog and the standard library through one renderer on stdout."""
+    """One renderer on stdout for our own lines and the standard library's.
+
+    Our lines take structlog's fast path (a filtering bound logger writing
+    orjson bytes); records of uvicorn, Celery and SQLAlchemy go through
+    ``ProcessorFormatter`` with the same processors, so both look the same.
+    """
     shared = _shared_processors()
     if fmt == "console":
         final: list[Processor] = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.dev.ConsoleRenderer(),
         ]
+        own: list[Processor] = [
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.dev.ConsoleRenderer(),
+        ]
+        factory: Any = structlog.PrintLoggerFactory(sys.stdout)
     else:
         final = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -90,6 +107,16 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -
             EcsRenamer(service),
             structlog.processors.JSONRenderer(serializer=_dumps),
         ]
+        own = [
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            redact_secrets,
+            structlog.processors.format_exc_info,
+            EcsRenamer(service),
+            structlog.processors.JSONRenderer(serializer=_dumps_bytes),
+        ]
+        factory = structlog.BytesLoggerFactory(sys.stdout.buffer)
     formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
@@ -105,20 +132,25 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -
     # Our middleware writes the one access line per request.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Celery's per-task "received"/"succeeded" lines repeat every argument of
     # every task outside the task's context; our tasks log what they did, with
     # the request id, and the task metrics count the rest.
     logging.getLogger("celery.worker.strategy").setLevel(logging.WARNING)
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=own,
+        logger_factory=factory,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
 
 
-def get_logger(name: str | None = None) -> Any:
-    return structlog.stdlib.get_logger(name)
+def get_logger(name: str) -> Any:
+    """Our logger for module ``name``; its lines carry ``log.logger`` like the stdlib's.
+
+    A lazy proxy: modules take it at import, before :func:`configure_logging`
+    runs, and it is built with the configuration in force at its first use.
+    """
+    return structlog.get_logger(**{"log.logger": name})

@@ -13,10 +13,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox_common import metrics
 from sandbox_common.context import REQUEST_ID_HEADER, accept_request_id
+from sandbox_common.logging import get_logger
 
 _HEADER = REQUEST_ID_HEADER.lower().encode()
-_log = structlog.stdlib.get_logger("sandbox.access")
-_error_log = structlog.stdlib.get_logger("sandbox.error")
+_log = get_logger("sandbox.access")
+_error_log = get_logger("sandbox.error")
 UNMATCHED = "<unmatched>"
 
 

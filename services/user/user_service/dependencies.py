@@ -15,17 +15,17 @@ from user_service.models import User
 from user_service.throttle import LoginThrottle
 
 
-def _celery(request: Request) -> Celery:
+async def _celery(request: Request) -> Celery:
     celery: Celery = request.app.state.celery
     return celery
 
 
-def _throttle(request: Request) -> LoginThrottle:
+async def _throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.throttle
     return throttle
 
 
-def _policy(request: Request) -> service.TokenPolicy:
+async def _policy(request: Request) -> service.TokenPolicy:
     policy: service.TokenPolicy = request.app.state.token_policy
     return policy
 

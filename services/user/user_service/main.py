@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import structlog
 from fastapi import FastAPI
 
 from sandbox_common.app import create_app as create_service_app
@@ -14,6 +13,7 @@ from sandbox_common.auth import StaticKeySource, TokenVerifier
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
+from sandbox_common.logging import get_logger
 from sandbox_common.redis import create_redis
 from sandbox_common.startup import in_background
 from user_service import service
@@ -22,7 +22,7 @@ from user_service.router import auth, jwks, users
 from user_service.security import TokenSigner
 from user_service.throttle import LoginThrottle
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 async def _bootstrap_admin(app: FastAPI, settings: UserSettings) -> None:

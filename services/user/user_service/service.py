@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import structlog
 from anyio import to_thread
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
@@ -16,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sandbox_common import metrics
 from sandbox_common.celery import publish
 from sandbox_common.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 from user_service import repository, security
 from user_service.models import User
 from user_service.schemas import TokenPair, UpdateMeRequest, UserPage, UserPublic
 from user_service.throttle import LoginThrottle
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 BAD_CREDENTIALS = "Incorrect email or password"
 
 

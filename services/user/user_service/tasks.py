@@ -8,7 +8,6 @@ import os
 import uuid
 from datetime import UTC, datetime
 
-import structlog
 from celery import current_app, shared_task
 from sqlalchemy import Engine, String, Uuid, delete, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert
@@ -16,10 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
 from sandbox_common.context import current_request_id
 from sandbox_common.db import create_sync_db
+from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
 from user_service.models import Notification, RefreshToken, User
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 def _engine_factory() -> Engine:

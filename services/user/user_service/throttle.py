@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 
-import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-_log = structlog.stdlib.get_logger(__name__)
+from sandbox_common.logging import get_logger
+
+_log = get_logger(__name__)
 
 
 class LoginThrottle:

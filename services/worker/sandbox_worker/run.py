@@ -11,18 +11,17 @@ import time
 from typing import Any
 
 import redis
-import structlog
 from celery import signals
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 from sandbox_common import metrics
 from sandbox_common.celery import QUEUES
-from sandbox_common.logging import configure_logging
+from sandbox_common.logging import configure_logging, get_logger
 from sandbox_common.metrics_server import serve_metrics
 from sandbox_worker.app import WorkerSettings, create_worker_app
 
-_log = structlog.stdlib.get_logger(__name__)
+_log = get_logger(__name__)
 RESTART_DELAY_SECONDS = 3
 
 
