@@ -279,8 +279,11 @@ def port_open(port: int) -> bool:
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; as root, run it as the postgres user.
-    return ["runuser", "-u", "postgres", "--", *argv] if is_root() else argv
+    # PostgreSQL refuses to run as root; as root, run it as the postgres user
+    # (from /, since the checkout may be out of that user's reach).
+    if not is_root():
+        return argv
+    return ["runuser", "-u", "postgres", "--", "sh", "-c", 'cd / && exec "$@"', "sh", *argv]
 
 
 def pg_data_dir() -> Path:
@@ -329,6 +332,11 @@ def start_postgres(plan: Plan) -> None:
         )  # fmt: skip
         pwfile.unlink()
     log = LOGS / "postgres.log"
+    if data != DATA / "postgres":
+        # The server writes its log itself, so it too must be within its reach.
+        log = data.parent / f"{data.name}.log"
+        (LOGS / "postgres.log").unlink(missing_ok=True)
+        (LOGS / "postgres.log").symlink_to(log)
     log.touch()
     if is_root():
         shutil.chown(log, "postgres", "postgres")
