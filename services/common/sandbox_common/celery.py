@@ -8,7 +8,6 @@ Producers publish by name (``send_task``) so no service imports another's code.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -76,11 +75,6 @@ def create_celery(settings: CommonSettings, *, main: str) -> Celery:
         beat_schedule={},
     )
     return app
-
-
-def backoff(retries: int, *, base: float = 1.0, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter, capped below the visibility timeout."""
-    return random.uniform(0, min(cap, base * 2**retries))
 
 
 _ledgers: dict[str, PerProcess[TaskLedger]] = {}

@@ -62,6 +62,3 @@ class TaskLedger:
                 pipe.zadd(INDEX, {task_id: time.time() for task_id, _ in due}, xx=True)
             pipe.execute()
         return due
-
-    def pending(self) -> int:
-        return int(self._redis.zcard(INDEX))

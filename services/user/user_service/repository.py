@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from user_service.models import RefreshToken, User
@@ -78,7 +78,3 @@ async def revoke_all_for_user(session: AsyncSession, *, user_id: uuid.UUID, now:
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-
-
-async def delete_expired_tokens(session: AsyncSession, *, now: datetime) -> None:
-    await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
