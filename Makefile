@@ -60,12 +60,13 @@ seed: venv ## Load the demo catalog into the running stack (idempotent)
 ##@ Quality
 
 .PHONY: test
-test: venv deploy-tools ## Every test: unit, integration on the local stack, deploy checks, a 30 s load smoke run (starts what they need)
-	$(STACK) with-stack -- bash -c '$(BIN)/pytest $(PYTEST_ARGS) && $(MAKE) loadtest-smoke'
+test: venv deploy-tools ## Every test: unit, integration on the local stack, deploy checks, a 30 s load smoke run, then the cluster tests (see test-cluster)
+	$(STACK) with-stack -- bash -c '$(BIN)/pytest -m "not cluster" $(PYTEST_ARGS) && $(MAKE) loadtest-smoke'
+	@$(MAKE) test-cluster
 
 .PHONY: test-unit
 test-unit: venv ## Run the unit tests only (no servers needed)
-	$(BIN)/pytest tests -m "not integration and not docker" $(PYTEST_ARGS)
+	$(BIN)/pytest tests -m "not integration and not docker and not cluster" $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: venv ## ruff and mypy (strict on the shared package)

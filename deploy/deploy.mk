@@ -107,6 +107,23 @@ manifests: ## Re-render deploy/k8s/sandbox/*.yaml (plain manifests for kubectl a
 resources: ## Sum the CPU/memory requests and limits of the rendered chart per profile
 	@HELM=$(HELM) $(PY) deploy/scripts/resources.py
 
+##@ Cluster tests (a real Kubernetes)
+
+# `make test-cluster CLUSTER=kind|bare`; without CLUSTER on the command line
+# (or TEST_CLUSTER in the environment), kind when it is installed, else a skip.
+TEST_CLUSTER ?= $(if $(filter command line,$(origin CLUSTER)),$(CLUSTER),auto)
+
+.PHONY: test-cluster
+test-cluster: venv deploy-tools ## The chart on a real cluster (tests/cluster): CLUSTER=kind, or CLUSTER=bare (root on Linux: one node built from the Go module proxy)
+	@CLUSTER=$(TEST_CLUSTER) HELM=$(HELM) KIND=$(KIND) IMAGE=$(IMAGE) LOADTEST_IMAGE=$(LOADTEST_IMAGE) \
+	  PYTHON_IMAGE=$(PYTHON_IMAGE) PYTEST=$(BIN)/pytest PYTEST_ARGS="$(PYTEST_ARGS)" \
+	  bash deploy/scripts/test-cluster.sh
+
+.PHONY: test-cluster-down
+test-cluster-down: ## Stop the bare test cluster (after KEEP_CLUSTER=1) and check the host is as it was
+	bash deploy/bare/cluster.sh down
+	bash deploy/bare/cluster.sh check
+
 .PHONY: deploy-check
 deploy-check: venv deploy-tools ## Chart lint, render, schema, policy and image checks (no cluster needed)
 	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)

@@ -135,27 +135,14 @@ fi
 
 # --- the sandbox -----------------------------------------------------------
 step "sandbox chart in namespace $NAMESPACE"
-"$KUBECTL" create namespace "$NAMESPACE" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
-# Every pod of the sandbox must meet the restricted Pod Security Standard.
-"$KUBECTL" label namespace "$NAMESPACE" --overwrite \
-  pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted >/dev/null
-profile_values="deploy/helm/sandbox/ci/${CLUSTER}-values.yaml"
-[[ "$PROFILE" == lite ]] && profile_values="deploy/helm/sandbox/ci/lite-values.yaml"
-"$HELM" upgrade --install "$RELEASE" deploy/helm/sandbox -n "$NAMESPACE" \
-  -f "$profile_values" \
-  --set image.repository="${IMAGE%:*}" --set image.tag="$deployed_tag" \
-  ${loadtest_args[@]+"${loadtest_args[@]}"} $HELM_ARGS \
-  --wait --timeout "$TIMEOUT" 2> >(grep -v 'found symbolic link' >&2) >/dev/null &
-helm_pid=$!
+profile_values="ci/${CLUSTER}-values.yaml"
+[[ "$PROFILE" == lite ]] && profile_values="ci/lite-values.yaml"
 step "waiting for the sandbox (timeout $TIMEOUT)"
-while kill -0 "$helm_pid" 2>/dev/null; do
-  ready="$("$KUBECTL" -n "$NAMESPACE" get pods --no-headers 2>/dev/null | awk '$2 ~ /^([0-9]+)\/\1$/ && $3 == "Running"' | wc -l)"
-  total="$("$KUBECTL" -n "$NAMESPACE" get pods --no-headers 2>/dev/null | grep -vc Completed || true)"
-  printf '\r    %s/%s pods ready ' "$ready" "$total" >&2
-  sleep 5
-done
-echo >&2
-wait "$helm_pid" || { "$KUBECTL" -n "$NAMESPACE" get pods >&2; die "the sandbox release did not become ready; see make status and make logs SERVICE=..."; }
+# shellcheck disable=SC2086  # HELM_ARGS is a list of words
+NAMESPACE="$NAMESPACE" RELEASE="$RELEASE" TIMEOUT="$TIMEOUT" HELM="$HELM" KUBECTL="$KUBECTL" \
+  VALUES="$profile_values" IMAGE_REPOSITORY="${IMAGE%:*}" IMAGE_TAG="$deployed_tag" \
+  bash deploy/scripts/install-sandbox.sh ${loadtest_args[@]+"${loadtest_args[@]}"} $HELM_ARGS \
+  || die "the sandbox release did not become ready; see make status and make logs SERVICE=..."
 
 step "seeding the demo catalog"
 "$KUBECTL" -n "$NAMESPACE" exec "deploy/$RELEASE-catalog" -- sandbox-seed >/dev/null 2>&1 \

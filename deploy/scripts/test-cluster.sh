@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make test-cluster`: the cluster tests (tests/cluster) on a real Kubernetes.
+#   CLUSTER=kind   a kind cluster of its own (sandbox-test), made as `make up` makes one
+#   CLUSTER=bare   the bare single-node cluster of deploy/bare/ (root on Linux;
+#                  for machines where kind cannot run, e.g. with no image registry)
+#   CLUSTER=auto   kind when kind and Docker are there, else skip with a message
+# SANDBOX_REQUIRE_CLUSTER=1 turns "no cluster" into a failure (CI sets it).
+# KEEP_CLUSTER=1 leaves the cluster running afterwards (down: make test-cluster-down).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+: "${CLUSTER:=auto}" "${HELM:=helm}" "${KIND:=kind}" "${IMAGE:?}" "${LOADTEST_IMAGE:?}"
+: "${PYTEST:=.venv/bin/pytest}" "${PYTEST_ARGS:=}" "${KEEP_CLUSTER:=0}"
+KIND_CLUSTER=sandbox-test
+start=$SECONDS
+phase_start=$SECONDS
+step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
+phase() {  # the time of the previous phase, for the notes on cold and warm runs
+  printf '    (%s: %ss)\n' "$1" "$((SECONDS - phase_start))" >&2
+  phase_start=$SECONDS
+}
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+skip() {
+  printf '\nskipped the cluster tests: %s\n' "$1" >&2
+  printf '  run them with: make test-cluster CLUSTER=kind (kind and Docker), or as root on Linux: make test-cluster CLUSTER=bare\n' >&2
+  [[ "${SANDBOX_REQUIRE_CLUSTER:-0}" != 1 ]] || die "SANDBOX_REQUIRE_CLUSTER=1 and no cluster could be had"
+  exit 0
+}
+
+if [[ "$CLUSTER" == auto ]]; then
+  if command -v "$KIND" >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    CLUSTER=kind
+  else
+    skip "no kind (or no Docker engine) on this machine"
+  fi
+fi
+
+teardown() {
+  local status=$?
+  if [[ "$KEEP_CLUSTER" == 1 ]]; then
+    step "leaving the $CLUSTER cluster running (KEEP_CLUSTER=1)"
+    exit "$status"
+  fi
+  step "tearing the $CLUSTER cluster down"
+  if [[ "$CLUSTER" == bare ]]; then
+    bash deploy/bare/cluster.sh down || status=1
+    # Teardown must leave the host as it found it; anything left fails the run.
+    bash deploy/bare/cluster.sh check || status=1
+  else
+    "$KIND" delete cluster --name "$KIND_CLUSTER" >/dev/null 2>&1 || true
+  fi
+  phase teardown
+  step "cluster tests finished in $((SECONDS - start))s"
+  exit "$status"
+}
+
+step "building the images"
+IMAGE="$IMAGE" LOADTEST_IMAGE="$LOADTEST_IMAGE" bash deploy/scripts/images.sh >/dev/null
+phase images
+
+values="ci/kind-values.yaml"
+case "$CLUSTER" in
+  bare)
+    step "the bare cluster (build cached under .tools/bare/)"
+    bash deploy/bare/prereqs.sh
+    bash deploy/bare/build.sh all
+    phase build
+    mapfile -t standins < <(bash deploy/bare/images.sh)
+    phase "stand-in images"
+    trap teardown EXIT
+    bash deploy/bare/cluster.sh up
+    phase "cluster up"
+    eval "$(bash deploy/bare/cluster.sh env)"
+    bash deploy/bare/crds.sh apply
+    bash deploy/bare/cluster.sh import "$IMAGE" "$LOADTEST_IMAGE" "${standins[@]}"
+    phase "CRDs and images"
+    values+=" ci/bare-values.yaml"
+    ;;
+  kind)
+    command -v "$KIND" >/dev/null 2>&1 || die "kind not found: run make deploy-tools"
+    trap teardown EXIT
+    step "kind cluster $KIND_CLUSTER"
+    config="$(mktemp)"
+    # The same node as make up's, with no host port (a make up cluster may hold it).
+    sed -e "s/^name: .*/name: $KIND_CLUSTER/" -e '/extraPortMappings:/,/protocol:/d' deploy/k8s/kind-config.yaml >"$config"
+    "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER" || "$KIND" create cluster --config "$config" --wait 120s
+    rm -f "$config"
+    KUBECONFIG="$(mktemp)"
+    "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KUBECONFIG"
+    KUBECTL=kubectl
+    for ref in "$IMAGE" "$LOADTEST_IMAGE"; do "$KIND" load docker-image --name "$KIND_CLUSTER" "$ref" >/dev/null; done
+    phase "cluster up"
+    ;;
+  *) die "CLUSTER must be auto, kind or bare, not $CLUSTER" ;;
+esac
+
+step "cluster tests (pytest -m cluster)"
+SANDBOX_TEST_CLUSTER="$CLUSTER" SANDBOX_TEST_KUBECONFIG="$KUBECONFIG" SANDBOX_TEST_KUBECTL="$KUBECTL" \
+  SANDBOX_TEST_HELM="$HELM" SANDBOX_TEST_VALUES="$values" SANDBOX_TEST_IMAGE="$IMAGE" \
+  SANDBOX_TEST_LOADTEST_IMAGE="$LOADTEST_IMAGE" SANDBOX_REQUIRE_CLUSTER=1 \
+  "$PYTEST" tests/cluster -m cluster -p no:cacheprovider --timeout 1200 $PYTEST_ARGS
+phase "cluster tests"

@@ -1,0 +1,44 @@
+"""The first install, as `make up` does it: every pod Ready, the migration
+hook done, nothing the restricted Pod Security Standard would refuse."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.utils.kube import Cluster, pod_ready
+
+
+def test_every_pod_is_ready_and_the_migration_hook_completed(
+    cluster: Cluster, installed: subprocess.CompletedProcess[str]
+) -> None:
+    pods = [p for p in cluster.pods() if p["metadata"].get("ownerReferences", [{}])[0].get("kind") != "Job"]
+    components = {p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods}
+    assert {"user", "catalog", "activity", "worker", "beat"} <= components, components
+    assert {"postgres-user", "postgres-catalog", "mongo", "redis"} <= components, components
+    not_ready = [p["metadata"]["name"] for p in pods if not pod_ready(p)]
+    assert not not_ready, not_ready
+    restarts = {
+        p["metadata"]["name"]: s["restartCount"]
+        for p in pods for s in p["status"]["containerStatuses"] if s["restartCount"] > 0
+    }  # fmt: skip
+    assert not restarts, f"containers restarted during the install: {restarts}"
+
+    # The hook Job is deleted once it succeeded (hook-succeeded); its events stay.
+    events = cluster.items("events", "--field-selector", "involvedObject.kind=Job")
+    migrate = f"{cluster.release}-migrate"
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == migrate}
+    assert "Completed" in reasons, reasons
+    assert cluster.items("jobs", "-l", cluster.component_selector("migrate")) == []
+
+
+def test_the_namespace_enforces_restricted_and_nothing_was_warned(
+    cluster: Cluster, installed: subprocess.CompletedProcess[str]
+) -> None:
+    labels = cluster.get("namespace", cluster.namespace)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    output = installed.stdout + installed.stderr
+    assert "PodSecurity" not in output, output
+    assert "Warning" not in output, output
+    events = cluster.items("events", "--field-selector", "type=Warning")
+    refused = [e["message"] for e in events if "forbidden" in e.get("message", "")]
+    assert not refused, refused

@@ -1,0 +1,46 @@
+"""The chart's in-cluster Locust: a master and workers run a short headless
+load against the release's Services and the SLO gate passes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.utils.kube import Cluster
+
+
+def test_in_cluster_locust_runs_headless_and_passes_its_gate(
+    cluster: Cluster, installed: subprocess.CompletedProcess[str]
+) -> None:
+    repository, tag = cluster.loadtest_image.rsplit(":", 1)
+    settings = {
+        "loadtest.enabled": "true", "loadtest.mode": "headless", "loadtest.workers": "2",
+        "loadtest.users": "10", "loadtest.spawnRate": "5", "loadtest.runTime": "40s",
+        # The smoke profile: every request answered, nothing grossly slow on a busy node.
+        "loadtest.sloProfile": "smoke",
+        "loadtest.image.repository": repository, "loadtest.image.tag": tag,
+    }  # fmt: skip
+    args = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+    try:
+        result = cluster.install(*args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        (master,) = cluster.pods("locust")
+        assert len(cluster.pods("locust-worker")) == 2
+        name = master["metadata"]["name"]
+        deadline = time.monotonic() + 180
+        terminated = None
+        while time.monotonic() < deadline and terminated is None:
+            pod = cluster.get("pod", name)
+            status = pod["status"]["containerStatuses"][0]
+            terminated = (status.get("state", {}).get("terminated")
+                          or status.get("lastState", {}).get("terminated"))  # fmt: skip
+            time.sleep(2)
+        assert terminated is not None, "the headless run did not end"
+        log = cluster.ns("logs", name, "--previous", check=False) or cluster.ns("logs", name)
+        assert terminated["exitCode"] == 0, f"the SLO gate failed:\n{log[-4000:]}"
+        assert "SLO" in log, log[-4000:]
+    finally:
+        # Back to the release as make up installs it, for the tests after this one.
+        restored = cluster.install()
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert cluster.pods("locust") == []

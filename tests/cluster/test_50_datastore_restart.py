@@ -1,0 +1,87 @@
+"""A datastore pod killed under load: the services recover by themselves and
+every event the API accepted is stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import httpx
+
+from tests.utils.api import Account, eventually, new_account
+from tests.utils.kube import Cluster
+
+
+def _post_events(activity: str, account: Account, run: str, stop: threading.Event,
+                 accepted: list[str], refused: list[int]) -> None:  # fmt: skip
+    with httpx.Client(base_url=activity, timeout=5.0) as client:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            object_id = f"{run}-{n}"
+            try:
+                response = client.post("/api/v1/activity/events", headers=account.headers,
+                                       json={"type": "product.viewed", "object_id": object_id})  # fmt: skip
+            except httpx.HTTPError:
+                refused.append(0)
+                continue
+            if response.status_code == 202:
+                accepted.append(object_id)
+            else:
+                refused.append(response.status_code)
+            time.sleep(0.05)
+
+
+def test_killing_the_mongo_pod_loses_no_accepted_event(
+    cluster: Cluster, user_api: httpx.Client, activity_api: httpx.Client, admin: Account
+) -> None:
+    account = new_account(user_api)
+    run = f"restart-{uuid.uuid4().hex[:8]}"
+    accepted: list[str] = []
+    refused: list[int] = []
+    stop = threading.Event()
+    poster = threading.Thread(target=_post_events, daemon=True,
+                              args=(str(activity_api.base_url), account, run, stop, accepted, refused))  # fmt: skip
+    poster.start()
+    try:
+        eventually(lambda: len(accepted) >= 20, timeout=30, what="events accepted before the kill")
+        (mongo,) = cluster.pods("mongo")
+        cluster.ns("delete", "pod", mongo["metadata"]["name"], "--grace-period=0", "--force",
+                   "--wait=false")  # fmt: skip
+        time.sleep(5)
+        cluster.wait_ready("mongo", timeout=180)
+        # Keep posting a while after it is back.
+        time.sleep(10)
+    finally:
+        stop.set()
+        poster.join(timeout=30)
+    assert accepted, "no event was accepted"
+
+    def stored() -> set[str]:
+        found: set[str] = set()
+        cursor = None
+        path = f"/api/v1/activity/users/{account.id}"
+        while True:
+            params: dict[str, str | int] = {"limit": 100}
+            if cursor:
+                params["before"] = cursor
+            page = activity_api.get(path, headers=admin.headers, params=params)
+            if page.status_code != 200:
+                return set()
+            body = page.json()
+            found |= {e["object_id"] for e in body["items"] if e["object_id"].startswith(run)}
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return found
+
+    missing: set[str] = set(accepted)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        missing = set(accepted) - stored()
+        if not missing:
+            break
+        time.sleep(3)
+    assert not missing, f"{len(missing)} of {len(accepted)} accepted events were lost"
+    # The pod came back on the same volume: the events from before the kill are there too.
+    assert cluster.pods("mongo")[0]["metadata"]["name"] == mongo["metadata"]["name"]
