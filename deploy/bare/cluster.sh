@@ -88,7 +88,7 @@ snapshot_host() {  # what `check` compares the host against after `down`
   mkdir -p "$SNAPSHOT"
   ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort >"$SNAPSHOT/links"
   ip -4 route show | sort >"$SNAPSHOT/routes"
-  ls /var/run/netns 2>/dev/null | sort >"$SNAPSHOT/netns" || true
+  netns_names >"$SNAPSHOT/netns"
   iptables_chains | sort >"$SNAPSHOT/chains"
   ipset list -n 2>/dev/null | sort >"$SNAPSHOT/ipsets" || true
   awk '{ print $2 }' /proc/mounts | sort >"$SNAPSHOT/mounts"
@@ -97,6 +97,8 @@ snapshot_host() {  # what `check` compares the host against after `down`
     printf '%s=%s\n' "$key" "$(sysctl -n "$key" 2>/dev/null || echo absent)"
   done >"$SNAPSHOT/sysctls"
 }
+
+netns_names() { find /var/run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort; }
 
 iptables_chains() {  # TABLE:CHAIN for every chain of every table, IPv4 and IPv6
   local cmd table
@@ -516,6 +518,7 @@ kill_containers() {
   local procs
   for procs in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
     [[ -d "$procs" ]] || continue
+    # shellcheck disable=SC2038  # cgroup.procs holds pids, one a line
     find "$procs" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
   done
 }
@@ -540,7 +543,7 @@ network_down() {
   local ns
   # Network namespaces the pods had: those the snapshot did not list.
   if [[ -d /var/run/netns ]]; then
-    for ns in $(ls /var/run/netns 2>/dev/null); do
+    for ns in $(netns_names); do
       grep -qx "$ns" "$SNAPSHOT/netns" 2>/dev/null || {
         ip netns del "$ns" 2>/dev/null || { umount -l "/var/run/netns/$ns" 2>/dev/null; rm -f "/var/run/netns/$ns"; }
       }
@@ -625,7 +628,7 @@ check() {
   [[ -z "$left" ]] || problems+=("processes: $left")
   left="$(awk -v s="$BARE_STATE" -v r="$BARE_RUN" 'index($2, s) == 1 || index($2, r) == 1 { print $2 }' /proc/mounts)"
   [[ -z "$left" ]] || problems+=("mounts: $left")
-  left="$(comm -13 "$SNAPSHOT/netns" <(ls /var/run/netns 2>/dev/null | sort) | tr '\n' ' ')"
+  left="$(comm -13 "$SNAPSHOT/netns" <(netns_names) | tr '\n' ' ')"
   [[ -z "$left" ]] || problems+=("network namespaces: $left")
   left="$(comm -13 "$SNAPSHOT/links" <(ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort) | tr '\n' ' ')"
   [[ -z "$left" ]] || problems+=("interfaces: $left")

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by the bare cluster's scripts, which use GO
 # Shared by the bare cluster's scripts (sourced, not run).
 BARE_TOOLS="${BARE_TOOLS:-$PWD/.tools/bare}"
 log() { printf '==> %s\n' "$*" >&2; }

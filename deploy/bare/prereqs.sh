@@ -19,5 +19,6 @@ if ((${#missing[@]})); then
   echo "==> apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -4,6 +4,7 @@
 # values, the loaded image, then `helm upgrade --install --wait`. up.sh and
 # the cluster tests (tests/cluster) both call it, so they install alike.
 #   VALUES="ci/kind-values.yaml [more...]" IMAGE_REPOSITORY=... IMAGE_TAG=... install-sandbox.sh [HELM ARGS...]
+# (VALUES: paths relative to deploy/helm/sandbox, or absolute)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${NAMESPACE:=sandbox}" "${RELEASE:=sandbox}" "${TIMEOUT:=20m}" "${HELM:=helm}" "${KUBECTL:=kubectl}"
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 "$KUBECTL" label namespace "$NAMESPACE" --overwrite \
   pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted >/dev/null
 args=(upgrade --install "$RELEASE" deploy/helm/sandbox -n "$NAMESPACE")
-for file in $VALUES; do args+=(-f "deploy/helm/sandbox/$file"); done
+for file in $VALUES; do [[ "$file" == /* ]] && args+=(-f "$file") || args+=(-f "deploy/helm/sandbox/$file"); done
 args+=(--set image.repository="$IMAGE_REPOSITORY" --set image.tag="$IMAGE_TAG" "$@" --wait --timeout "$TIMEOUT")
 if [[ "$PROGRESS" != 1 ]]; then
   exec "$HELM" "${args[@]}" 2> >(grep -v 'found symbolic link' >&2)

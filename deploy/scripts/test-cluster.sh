@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 : "${CLUSTER:=auto}" "${HELM:=helm}" "${KIND:=kind}" "${IMAGE:?}" "${LOADTEST_IMAGE:?}"
+command -v "$HELM" >/dev/null 2>&1 || [[ ! -x .tools/bin/helm ]] || HELM="$PWD/.tools/bin/helm"
 : "${PYTEST:=.venv/bin/pytest}" "${PYTEST_ARGS:=}" "${KEEP_CLUSTER:=0}"
 KIND_CLUSTER=sandbox-test
 start=$SECONDS
@@ -67,6 +68,8 @@ case "$CLUSTER" in
     bash deploy/bare/build.sh all
     phase build
     mapfile -t standins < <(bash deploy/bare/images.sh)
+    standin_values="$PWD/.local/bare-standin-values.yaml"
+    "${PYTHON:-.venv/bin/python}" deploy/bare/standin_values.py "$(bash deploy/bare/images.sh list)" >"$standin_values"
     phase "stand-in images"
     trap teardown EXIT
     bash deploy/bare/cluster.sh up
@@ -75,7 +78,8 @@ case "$CLUSTER" in
     bash deploy/bare/crds.sh apply
     bash deploy/bare/cluster.sh import "$IMAGE" "$LOADTEST_IMAGE" "${standins[@]}"
     phase "CRDs and images"
-    values+=" ci/bare-values.yaml"
+    # The kind profile, with the datastores and exporters from the stand-ins.
+    values+=" $standin_values"
     ;;
   kind)
     command -v "$KIND" >/dev/null 2>&1 || die "kind not found: run make deploy-tools"
@@ -96,6 +100,7 @@ case "$CLUSTER" in
 esac
 
 step "cluster tests (pytest -m cluster)"
+# shellcheck disable=SC2086  # PYTEST_ARGS is a list of words
 SANDBOX_TEST_CLUSTER="$CLUSTER" SANDBOX_TEST_KUBECONFIG="$KUBECONFIG" SANDBOX_TEST_KUBECTL="$KUBECTL" \
   SANDBOX_TEST_HELM="$HELM" SANDBOX_TEST_VALUES="$values" SANDBOX_TEST_IMAGE="$IMAGE" \
   SANDBOX_TEST_LOADTEST_IMAGE="$LOADTEST_IMAGE" SANDBOX_REQUIRE_CLUSTER=1 \

@@ -7,7 +7,7 @@
 #   PYTHON_IMAGE=sandbox-base/python:3-bookworm docker/build.sh
 #
 # Packages come from the Debian mirror that apt on the host already uses
-# (read from /etc/apt/sources.list*), so a host behind a local mirror works too.
+# (docker/base/debian-mirror.sh), so a host behind a local mirror works too.
 # Idempotent: an existing image with the same tag is kept unless FORCE=1.
 set -euo pipefail
 
@@ -31,22 +31,7 @@ fi
 command -v debootstrap >/dev/null || die "debootstrap not found: apt-get install -y debootstrap"
 [[ $(id -u) == 0 ]] || die "debootstrap needs root"
 
-# The first Debian archive URI the host's apt uses (deb822 or one-line format),
-# skipping the security archive, which has no full suite.
-mirror() {
-  local files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources)
-  local f
-  for f in "${files[@]}"; do
-    [[ -r "$f" ]] || continue
-    awk '
-      /^[[:space:]]*#/ { next }
-      /^deb[[:space:]]/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }
-      /^URIs:/ { for (i = 2; i <= NF; i++) print $i }
-    ' "$f"
-  done | grep -v -e security -e '^$' | grep -E '/debian/?$' | head -n1
-}
-MIRROR="${DEBIAN_MIRROR:-$(mirror)}"
-[[ -n "$MIRROR" ]] || die "no Debian mirror found in /etc/apt/sources.list*; set DEBIAN_MIRROR=http://<mirror>/debian"
+MIRROR="$(bash "$(dirname "$0")/debian-mirror.sh")"
 log "debootstrap $SUITE ($ARCH) from $MIRROR"
 
 work="$(mktemp -d)"

@@ -11,7 +11,11 @@ from tests.utils.kube import Cluster, pod_ready
 def test_every_pod_is_ready_and_the_migration_hook_completed(
     cluster: Cluster, installed: subprocess.CompletedProcess[str]
 ) -> None:
-    pods = [p for p in cluster.pods() if p["metadata"].get("ownerReferences", [{}])[0].get("kind") != "Job"]
+    pods = [
+        p
+        for p in cluster.pods()
+        if p["metadata"].get("ownerReferences", [{}])[0].get("kind") != "Job"
+    ]
     components = {p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods}
     assert {"user", "catalog", "activity", "worker", "beat"} <= components, components
     assert {"postgres-user", "postgres-catalog", "mongo", "redis"} <= components, components

@@ -12,20 +12,32 @@ import pytest
 from tests.utils.kube import Cluster, run_pod_manifest
 
 PROBE = """
-import json, socket, sys
+import json, socket, sys, time
+# A policy controller learns a new pod's address from the API a moment after
+# the pod starts; until then it may treat the pod as unknown. Every target gets
+# the same window, so a flow that is open in it is open, and one that stays
+# shut through all of it is blocked.
 results = {}
+deadline = time.monotonic() + 20
 for target in sys.argv[1:]:
     host, port = target.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=4).close()
-        results[target] = "open"
-    except OSError as error:
-        results[target] = type(error).__name__
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=3).close()
+            results[target] = "open"
+            break
+        except OSError as error:
+            results[target] = type(error).__name__
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
 print(json.dumps(results))
 """
 
 
-def probe(cluster: Cluster, namespace: str, labels: dict[str, str], targets: list[str]) -> dict[str, str]:
+def probe(
+    cluster: Cluster, namespace: str, labels: dict[str, str], targets: list[str]
+) -> dict[str, str]:
     """Opens a TCP connection to each host:port from a pod with these labels."""
     name = f"np-probe-{uuid.uuid4().hex[:8]}"
     pod = run_pod_manifest(name, namespace, cluster.image, labels,

@@ -20,7 +20,9 @@ def _state(cluster: Cluster) -> dict[str, Any]:
     pods = {p["metadata"]["uid"] for p in cluster.pods()
             if p["metadata"]["labels"].get("app.kubernetes.io/component") != "migrate"}  # fmt: skip
     secrets = {s["metadata"]["name"]: s["data"] for s in cluster.items("secrets", "-l", selector)}
-    config = {c["metadata"]["name"]: c.get("data") for c in cluster.items("configmaps", "-l", selector)}
+    config = {
+        c["metadata"]["name"]: c.get("data") for c in cluster.items("configmaps", "-l", selector)
+    }
     return {"workloads": workloads, "pods": pods, "secrets": secrets, "config": config}
 
 
