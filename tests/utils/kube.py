@@ -33,7 +33,9 @@ class Cluster:
     namespace: str = "sandbox"
     release: str = "sandbox"
     env: dict[str, str] = field(default_factory=dict)
-    _forwards: dict[tuple[str, int], tuple[subprocess.Popen[str], int]] = field(default_factory=dict)
+    _forwards: dict[tuple[str, int], tuple[subprocess.Popen[str], int]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def from_environment(cls) -> Cluster | None:
@@ -174,18 +176,28 @@ def run_pod_manifest(name: str, namespace: str, image: str, labels: dict[str, st
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
             "securityContext": {
-                "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "runAsGroup": 10001,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },  # fmt: skip
-            "containers": [{
-                "name": "probe", "image": image, "imagePullPolicy": "Never", "command": command,
-                "securityContext": {
-                    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                              "limits": {"cpu": "200m", "memory": "128Mi"}},
-            }],  # fmt: skip
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "command": command,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "32Mi"},
+                        "limits": {"cpu": "200m", "memory": "128Mi"},
+                    },
+                }
+            ],  # fmt: skip
         },
     }
 
