@@ -16,7 +16,11 @@ import yaml
 CHART_VALUES = Path(__file__).resolve().parents[1] / "helm/sandbox/values.yaml"
 # images.sh keys by engine: the server, and the exporter prometheus-community,
 # oliver006 and percona name after it.
-EXPORTERS = {"postgres": "POSTGRES_EXPORTER", "redis": "REDIS_EXPORTER", "mongo": "MONGODB_EXPORTER"}
+EXPORTERS = {
+    "postgres": "POSTGRES_EXPORTER",
+    "redis": "REDIS_EXPORTER",
+    "mongo": "MONGODB_EXPORTER",
+}
 
 
 def standin_values(listing: str) -> dict[str, object]:

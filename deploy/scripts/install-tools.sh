@@ -26,9 +26,26 @@ go_bin() {
   return 1
 }
 
+# Helm's default Kubernetes version (what `helm template` and `helm lint`
+# assume without --kube-version) is 1.20 unless set at link time; its Makefile
+# sets it from the k8s.io/client-go it is built with (v0.X -> 1.X).
+helm_kube_ldflags() {  # helm_kube_ldflags GO VERSION
+  local gomod client_go major minor
+  gomod="$("$1" mod download -json "helm.sh/helm/v3@$2" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  client_go="$(awk '$1 == "k8s.io/client-go" { print $2 }' "$gomod")"
+  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "cannot tell the k8s.io/client-go version of helm $2 (from $gomod)"
+  major=1 minor="${BASH_REMATCH[1]}"
+  local pkg
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=%s -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' "$pkg" "$major" "$pkg" "$minor"
+  done
+}
+
 # install_go_tool NAME MODULE VERSION VERSION_PROBE
 install_go_tool() {
   local name="$1" module="$2" version="$3" stamp="$TOOLS/bin/.$1-$3"
+  # (helm: a new stamp since it is linked with its Kubernetes version, so an older build is redone)
+  [[ "$name" == helm ]] && stamp+="-kube"
   if [[ -x "$TOOLS/bin/$name" && -e "$stamp" ]]; then
     return
   fi
@@ -37,7 +54,7 @@ install_go_tool() {
   log "building $name $version (go install $module@$version)"
   # Helm and kind read their version from ldflags; set them so `helm version` tells the truth.
   local ldflags=""
-  [[ "$name" == helm ]] && ldflags="-X helm.sh/helm/v3/internal/version.version=$version"
+  [[ "$name" == helm ]] && ldflags="-X helm.sh/helm/v3/internal/version.version=$version $(helm_kube_ldflags "$go" "$version")"
   GOBIN="$TOOLS/bin" GOFLAGS="${GOFLAGS:-} -buildvcs=false" "$go" install -ldflags "$ldflags" "$module@$version"
   rm -f "$TOOLS/bin/.$name-"*
   touch "$stamp"

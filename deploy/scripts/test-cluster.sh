@@ -70,11 +70,14 @@ case "$CLUSTER" in
     mapfile -t standins < <(bash deploy/bare/images.sh)
     standin_values="$PWD/.local/bare-standin-values.yaml"
     "${PYTHON:-.venv/bin/python}" deploy/bare/standin_values.py "$(bash deploy/bare/images.sh list)" >"$standin_values"
+    # Each stand-in keeps its official image's contract, checked with Docker alone.
+    bash deploy/bare/test-images.sh
     phase "stand-in images"
     trap teardown EXIT
     bash deploy/bare/cluster.sh up
     phase "cluster up"
     eval "$(bash deploy/bare/cluster.sh env)"
+    export KUBECONFIG KUBECTL
     bash deploy/bare/crds.sh apply
     bash deploy/bare/cluster.sh import "$IMAGE" "$LOADTEST_IMAGE" "${standins[@]}"
     phase "CRDs and images"
@@ -93,6 +96,7 @@ case "$CLUSTER" in
     KUBECONFIG="$(mktemp)"
     "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KUBECONFIG"
     KUBECTL=kubectl
+    export KUBECONFIG KUBECTL
     for ref in "$IMAGE" "$LOADTEST_IMAGE"; do "$KIND" load docker-image --name "$KIND_CLUSTER" "$ref" >/dev/null; done
     phase "cluster up"
     ;;

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.api import Account, login
+from tests.utils.api import Account, eventually, login
 from tests.utils.kube import Cluster
 
 CLUSTER_DIR = Path(__file__).parent
@@ -86,6 +86,16 @@ def admin(cluster: Cluster, user_api: httpx.Client) -> Account:
     email = cluster.secret_value(secret, "admin-email")
     password = cluster.secret_value(secret, "admin-password")
     response = login(user_api, email, password)
+    if response.status_code == 401:
+        # On a first install the user service creates the admin in the
+        # background once its tables exist: wait for that, not for a throttle.
+        eventually(
+            lambda: "first admin created" in cluster.ns(
+                "logs", f"deploy/{cluster.release}-user", "--tail=-1", check=False
+            ) or None,
+            timeout=90, interval=2, what="the first admin",
+        )  # fmt: skip
+        response = login(user_api, email, password)
     assert response.status_code == 200, response.text
     body = response.json()
     me = user_api.get("/api/v1/users/me",

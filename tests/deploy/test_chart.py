@@ -551,6 +551,22 @@ def test_checksum_annotations_follow_the_config(helm: str) -> None:
     assert checksum() != checksum("--set", "app.logLevel=DEBUG")
 
 
+def test_only_pods_that_read_the_config_roll_with_it(helm: str) -> None:
+    """A log level must not restart a database: only pods with the ConfigMap in
+    their environment carry its checksum."""
+    for doc in sandbox_chart.render("kind"):
+        if doc["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        pod = doc["spec"]["template"]
+        reads_config = any(
+            source.get("configMapRef")
+            for c in pod["spec"]["containers"]
+            for source in c.get("envFrom", [])
+        )
+        annotated = "checksum/config" in (pod["metadata"].get("annotations") or {})
+        assert annotated == reads_config, doc["metadata"]["name"]
+
+
 # --- monitoring ------------------------------------------------------------
 
 

@@ -20,6 +20,12 @@ fi
 : "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
 export PGDATA
 
+# As the official image, on every start: a volume's fsGroup ownership change
+# (Kubernetes) leaves group bits that postgres refuses on its data directory.
+if [[ -d "$PGDATA" && -O "$PGDATA" ]]; then
+  chmod 700 "$PGDATA"
+fi
+
 if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
   if [[ -z "${POSTGRES_PASSWORD:-}" && "$POSTGRES_HOST_AUTH_METHOD" != trust ]]; then
     echo "error: the database is uninitialized and POSTGRES_PASSWORD is not set" >&2

@@ -67,6 +67,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.secrets.existingSecret | default (printf "%s-credentials" (include "sandbox.fullname" .)) }}
 {{- end }}
 
+{{/*
+Keys of the credentials Secret, as a JSON list: exactly what the templates read
+from it (the first admin's email and password, each datastore's passwordKey).
+The generated Secret has these keys, and a Secret of your own must have them.
+*/}}
+{{- define "sandbox.credentialKeys" -}}
+{{- $keys := list "admin-email" "admin-password" }}
+{{- range $name, $d := .Values.datastores }}
+{{- $keys = append $keys $d.passwordKey }}
+{{- end }}
+{{- $keys | uniq | toJson }}
+{{- end }}
+
 {{/* Secret with the JWT signing key. */}}
 {{- define "sandbox.jwtSecret" -}}
 {{- .Values.jwt.existingSecret | default (printf "%s-jwt" (include "sandbox.fullname" .)) }}

@@ -10,6 +10,7 @@ Context: dict with
   replicas         replica count (ignored while an HPA is enabled)
   strategy         Deployment strategy type (default RollingUpdate)
   container        YAML of the main container, without securityContext
+  config           true when its pods read the ConfigMap: a checksum annotation rolls them on a change
   volumes          YAML list of extra volumes (a /tmp emptyDir is always there)
   volumeClaims     YAML list of StatefulSet volumeClaimTemplates
   ports            list of dict name/port the Service exposes
@@ -67,7 +68,10 @@ spec:
         {{- include "sandbox.selectorLabels" $ctx | nindent 8 }}
         app.kubernetes.io/part-of: microservices-sandbox
       annotations:
+        {{- if .config }}
+        {{- /* Only pods that read the ConfigMap roll when it changes: a log level must not restart a database. */}}
         checksum/config: {{ include (print $root.Template.BasePath "/config.yaml") $root | sha256sum }}
+        {{- end }}
         {{- with .podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
