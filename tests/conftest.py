@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.api import Account, login, new_account
+from tests.utils.api import Account, admin_account, new_account
 from tests.utils.stack import stack_env
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
@@ -68,14 +68,7 @@ def admin(user_api: httpx.Client, env: dict[str, str]) -> Account:
     email, password = env.get("SANDBOX_ADMIN_EMAIL"), env.get("SANDBOX_ADMIN_PASSWORD")
     if not email or not password:
         pytest.fail("SANDBOX_ADMIN_EMAIL/PASSWORD unknown; is .local/stack.env there?")
-    response = login(user_api, email, password)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    me = user_api.get(
-        "/api/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"}
-    ).json()
-    assert me["role"] == "admin"
-    return Account(me["id"], email, password, body["access_token"], body["refresh_token"])
+    return admin_account(user_api, email, password)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.api import Account, eventually, login
+from tests.utils.api import Account, admin_account, eventually, login
 from tests.utils.kube import Cluster
 
 CLUSTER_DIR = Path(__file__).parent
@@ -54,29 +54,8 @@ def installed(cluster: Cluster) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="session")
 def urls(cluster: Cluster, installed: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The services through their ClusterIPs (the root conftest's clients use these)."""
     return {name: cluster.service_url(name) for name in ("user", "catalog", "activity")}
-
-
-def _client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=15.0)
-
-
-@pytest.fixture(scope="session")
-def user_api(urls: dict[str, str]) -> Iterator[httpx.Client]:
-    with _client(urls["user"]) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def catalog_api(urls: dict[str, str]) -> Iterator[httpx.Client]:
-    with _client(urls["catalog"]) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def activity_api(urls: dict[str, str]) -> Iterator[httpx.Client]:
-    with _client(urls["activity"]) as client:
-        yield client
 
 
 @pytest.fixture(scope="session")
@@ -85,8 +64,7 @@ def admin(cluster: Cluster, user_api: httpx.Client) -> Account:
     secret = f"{cluster.release}-credentials"
     email = cluster.secret_value(secret, "admin-email")
     password = cluster.secret_value(secret, "admin-password")
-    response = login(user_api, email, password)
-    if response.status_code == 401:
+    if login(user_api, email, password).status_code == 401:
         # On a first install the user service creates the admin in the
         # background once its tables exist: wait for that, not for a throttle.
         eventually(
@@ -95,10 +73,4 @@ def admin(cluster: Cluster, user_api: httpx.Client) -> Account:
             ) or None,
             timeout=90, interval=2, what="the first admin",
         )  # fmt: skip
-        response = login(user_api, email, password)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    me = user_api.get("/api/v1/users/me",
-                      headers={"Authorization": f"Bearer {body['access_token']}"}).json()  # fmt: skip
-    assert me["role"] == "admin"
-    return Account(me["id"], email, password, body["access_token"], body["refresh_token"])
+    return admin_account(user_api, email, password)

@@ -56,6 +56,17 @@ def new_account(user: httpx.Client, **headers: str) -> Account:
                    body["refresh_token"])  # fmt: skip
 
 
+def admin_account(user: httpx.Client, email: str, password: str) -> Account:
+    """Logs the admin in and checks the role the service gives it."""
+    response = login(user, email, password)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    me = user.get("/api/v1/users/me",
+                  headers={"Authorization": f"Bearer {body['access_token']}"}).json()  # fmt: skip
+    assert me["role"] == "admin"
+    return Account(me["id"], email, password, body["access_token"], body["refresh_token"])
+
+
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     """The contract's error body: detail + request_id, the same id as the header."""
     assert response.status_code == status, response.text
