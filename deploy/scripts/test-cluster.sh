@@ -6,6 +6,7 @@
 #   CLUSTER=auto   kind when kind and Docker are there, else skip with a message
 # SANDBOX_REQUIRE_CLUSTER=1 turns "no cluster" into a failure (CI sets it).
 # KEEP_CLUSTER=1 leaves the cluster running afterwards (down: make test-cluster-down).
+# shellcheck disable=SC2031  # up.sh is sourced in a subshell on purpose: its settings stay there
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -85,19 +86,22 @@ case "$CLUSTER" in
     values+=" $standin_values"
     ;;
   kind)
-    command -v "$KIND" >/dev/null 2>&1 || die "kind not found: run make deploy-tools"
     trap teardown EXIT
-    step "kind cluster $KIND_CLUSTER"
-    config="$(mktemp)"
-    # The same node as make up's, with no host port (a make up cluster may hold it).
-    sed -e "s/^name: .*/name: $KIND_CLUSTER/" -e '/extraPortMappings:/,/protocol:/d' deploy/k8s/kind-config.yaml >"$config"
-    "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER" || "$KIND" create cluster --config "$config" --wait 120s
-    rm -f "$config"
-    KUBECONFIG="$(mktemp)"
-    "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KUBECONFIG"
+    # make up's own steps (deploy/scripts/up.sh), on a cluster of the tests'
+    # own with a kubeconfig of its own, so a make up cluster and the user's
+    # kubectl context are left alone.
+    KUBECONFIG="$PWD/.local/kind-test.kubeconfig"
+    mkdir -p .local && export KUBECONFIG
     KUBECTL=kubectl
-    export KUBECONFIG KUBECTL
-    for ref in "$IMAGE" "$LOADTEST_IMAGE"; do "$KIND" load docker-image --name "$KIND_CLUSTER" "$ref" >/dev/null; done
+    export KUBECTL
+    step "kind cluster $KIND_CLUSTER"
+    (
+      # In a subshell: up.sh brings its own step/die and settings.
+      # shellcheck source=deploy/scripts/up.sh
+      CLUSTER=kind CLUSTER_NAME="$KIND_CLUSTER" HOST_PORT="${TEST_HOST_PORT:-18080}" source deploy/scripts/up.sh
+      create_cluster
+      for ref in "$IMAGE" "$LOADTEST_IMAGE"; do cluster_load "$ref"; done
+    )
     phase "cluster up"
     ;;
   *) die "CLUSTER must be auto, kind or bare, not $CLUSTER" ;;
