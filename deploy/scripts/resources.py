@@ -1,6 +1,7 @@
 """Sums the CPU and memory requests and limits of every container the chart
-renders, per profile (`make resources`). Hook Jobs run once and are listed
-apart. Prints a Markdown table (deploy/README.md quotes it)."""
+renders, per profile (`make resources`), as the scheduler counts a pod: its
+containers' sum, or its largest init container when that is more. Prints a
+Markdown table (deploy/README.md quotes it)."""
 
 from __future__ import annotations
 
@@ -26,24 +27,30 @@ def memory(value: str | int) -> float:
     return float(text)
 
 
-def totals(profile: str) -> dict[str, dict[str, float]]:
-    sums = {
-        kind: {"cpu_req": 0.0, "cpu_lim": 0.0, "mem_req": 0.0, "mem_lim": 0.0, "pods": 0}
-        for kind in ("long-running", "jobs")
-    }
+def _pod(spec: dict) -> dict[str, float]:  # type: ignore[type-arg]
+    def amounts(container: dict) -> dict[str, float]:  # type: ignore[type-arg]
+        res = container.get("resources", {})
+        return {
+            "cpu_req": cpu(res.get("requests", {}).get("cpu", 0)),
+            "cpu_lim": cpu(res.get("limits", {}).get("cpu", 0)),
+            "mem_req": memory(res.get("requests", {}).get("memory", 0)),
+            "mem_lim": memory(res.get("limits", {}).get("memory", 0)),
+        }
+
+    main = [amounts(c) for c in spec["containers"]]
+    init = [amounts(c) for c in spec.get("initContainers", [])]
+    return {key: max([sum(m[key] for m in main), *(i[key] for i in init)]) for key in main[0]}
+
+
+def totals(profile: str) -> dict[str, float]:
+    sums = {"cpu_req": 0.0, "cpu_lim": 0.0, "mem_req": 0.0, "mem_lim": 0.0, "pods": 0}
     for doc in render(profile):
-        kind = doc["kind"]
-        if kind not in {"Deployment", "StatefulSet", "Job"}:
+        if doc["kind"] not in {"Deployment", "StatefulSet"}:
             continue
-        bucket = sums["jobs" if kind == "Job" else "long-running"]
-        replicas = doc["spec"].get("replicas", 1) if kind != "Job" else 1
-        bucket["pods"] += replicas
-        for container in doc["spec"]["template"]["spec"]["containers"]:
-            res = container.get("resources", {})
-            bucket["cpu_req"] += replicas * cpu(res.get("requests", {}).get("cpu", 0))
-            bucket["cpu_lim"] += replicas * cpu(res.get("limits", {}).get("cpu", 0))
-            bucket["mem_req"] += replicas * memory(res.get("requests", {}).get("memory", 0))
-            bucket["mem_lim"] += replicas * memory(res.get("limits", {}).get("memory", 0))
+        replicas = doc["spec"].get("replicas", 1)
+        sums["pods"] += replicas
+        for key, value in _pod(doc["spec"]["template"]["spec"]).items():
+            sums[key] += replicas * value
     return sums
 
 
@@ -91,12 +98,11 @@ def main() -> None:
     print("| profile | pods | CPU requests | CPU limits | memory requests | memory limits |")
     print("|---|---|---|---|---|---|")
     for profile in ("kind", "minikube", "lite", "loadtest"):
-        for what, s in totals(profile).items():
-            label = profile if what == "long-running" else f"{profile} (migration Job, once)"
-            print(
-                f"| {label} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
-                f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |"
-            )
+        s = totals(profile)
+        print(
+            f"| {profile} | {s['pods']} | {s['cpu_req']:.2f} | {s['cpu_lim']:.2f} "
+            f"| {s['mem_req'] / 2**20:.0f} Mi | {s['mem_lim'] / 2**20:.0f} Mi |"
+        )
     print()
     print(
         "| platform profile | containers | CPU requests | CPU limits "

@@ -90,7 +90,6 @@ def test_every_flow_the_chart_allows_works(
         "catalog": {"postgres-catalog": 5432, "redis": 6379, "user": 8001},
         "activity": {"mongo": 27017, "redis": 6379, "user": 8001, "catalog": 8002},
         "worker": DATASTORES,
-        "migrate": {"postgres-user": 5432, "postgres-catalog": 5432},
     }
     for component, allowed in expected.items():
         labels = {**release, "app.kubernetes.io/component": component}

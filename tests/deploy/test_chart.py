@@ -37,8 +37,8 @@ LOCUST_OBJECTS = {"locust", "locust-worker"}
 # Who may open a connection to whom inside the release (and from the
 # monitoring and gateway namespaces): the contract of issue 6, written out.
 EXPECTED_FLOWS = {
-    ("postgres-user", 5432): {"user", "worker", "migrate", "postgres-user-exporter"},
-    ("postgres-catalog", 5432): {"catalog", "worker", "migrate", "postgres-catalog-exporter"},
+    ("postgres-user", 5432): {"user", "worker", "postgres-user-exporter"},
+    ("postgres-catalog", 5432): {"catalog", "worker", "postgres-catalog-exporter"},
     ("mongo", 27017): {"activity", "worker", "mongo-exporter"},
     ("redis", 6379): {"user", "catalog", "activity", "worker", "beat", "redis-exporter"},
     ("user", 8001): {"catalog", "activity", f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
@@ -305,7 +305,8 @@ def test_every_container_has_resources_and_probes(
                 assert {"cpu", "memory"} <= set(c.get("resources", {}).get(kind, {})), (
                     f"{where}: {kind}"
                 )
-            if doc["kind"] != "Job":  # a run-once Job has nothing to probe
+            # An init container runs to completion: there is nothing to probe.
+            if c in doc["spec"]["template"]["spec"]["containers"]:
                 for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
                     assert probe in c, f"{where}: {probe}"
 
@@ -513,13 +514,30 @@ def test_datastores_and_exporters(rendered: dict[str, list[dict[str, Any]]]) -> 
     assert "oliver006/redis_exporter" in exporters["redis-exporter"]
 
 
-def test_migrations_run_once_per_release(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    (job,) = by_kind(rendered["kind"], "Job")
-    hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
-    assert set(hooks) == {"post-install", "post-upgrade"}
-    command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
-    assert "sandbox-migrate user" in command
-    assert "sandbox-migrate catalog" in command
+def test_migrations_run_before_the_processes_that_need_them(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """No process starts before its database is at its code's schema: an init
+    container migrates each database a component uses; nothing runs after the
+    pods are up (no hook Job)."""
+    assert not by_kind(rendered["kind"], "Job")
+    expected = {
+        "user": ["sandbox-migrate user"],
+        "catalog": ["sandbox-migrate catalog"],
+        "worker": ["sandbox-migrate user", "sandbox-migrate catalog"],
+        "activity": [],
+        "beat": [],
+    }
+    for deployment in by_kind(rendered["kind"], "Deployment"):
+        name = component(deployment)
+        if name not in expected:
+            continue
+        init = deployment["spec"]["template"]["spec"].get("initContainers", [])
+        commands = [part.split(" --wait")[0]
+                    for c in init for part in c["command"][-1].split(" && ")]  # fmt: skip
+        assert commands == expected[name], name
+        for container in init:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_beat_is_a_single_replica(rendered: dict[str, list[dict[str, Any]]]) -> None:

@@ -17,6 +17,7 @@ from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
+from sandbox_common.migrate import check_schema, head_revision
 from sandbox_common.redis import create_redis
 
 
@@ -49,9 +50,15 @@ def create_app(settings: CatalogSettings | None = None, *, observe: bool = True)
             await redis.aclose()
             await engine.dispose()
 
+    # Unready while the database is behind this code (the migration runs first).
+    schema_head = head_revision("catalog")
+
     def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
         # Redis is not required: reads fall back to PostgreSQL without it.
-        return {"postgres": lambda: ping(app.state.engine)}
+        return {
+            "postgres": lambda: ping(app.state.engine),
+            "schema": lambda: check_schema(app.state.engine, schema_head),
+        }
 
     return create_service_app(
         service="catalog",

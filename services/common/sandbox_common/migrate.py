@@ -1,17 +1,22 @@
 """``sandbox-migrate <service>``: Alembic ``upgrade head`` for a service's
-database, under a PostgreSQL advisory lock so concurrent runs (two replicas,
-a re-run hook Job) apply each migration once."""
+database, under a PostgreSQL advisory lock so concurrent runs (every replica's
+init container, the local stack) apply each migration once. And the readiness
+check that keeps a process unready while its database is behind its code."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Any constant works; it only has to be the same for every migrator.
 ADVISORY_LOCK_KEY = 7_240_311
@@ -31,8 +36,45 @@ def alembic_config(service: str, url: str) -> Config:
     return cfg
 
 
-def upgrade(service: str, url: str) -> None:
-    command.upgrade(alembic_config(service, url), "head")
+def upgrade(service: str, url: str, *, wait_seconds: float = 0) -> None:
+    """``alembic upgrade head``; with ``wait_seconds``, first waits (capped
+    backoff) for a database that does not accept connections yet, as in a pod
+    that starts beside its database."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            command.upgrade(alembic_config(service, url), "head")
+            return
+        except OperationalError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+class SchemaBehind(RuntimeError):
+    """The database has not been migrated to the revision this code needs."""
+
+
+def head_revision(service: str) -> str:
+    """The newest migration this code ships (one head: migrations are linear)."""
+    head = ScriptDirectory.from_config(alembic_config(service, "")).get_current_head()
+    assert head is not None, f"{service} has no migrations"
+    return head
+
+
+async def check_schema(engine: AsyncEngine, head: str) -> None:
+    """Readiness: raises unless the database is at ``head``. A process whose
+    code is newer than its schema must not serve; Kubernetes keeps the old pods
+    until the migration has run."""
+    async with engine.connect() as conn:
+        exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+        current = (
+            await conn.scalar(text("SELECT version_num FROM alembic_version")) if exists else None
+        )
+    if current != head:
+        raise SchemaBehind(f"schema at {current}, code needs {head}")
 
 
 def run_migrations(target_metadata: MetaData) -> None:
@@ -59,6 +101,8 @@ def run_migrations(target_metadata: MetaData) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sandbox-migrate")
     parser.add_argument("service", choices=sorted(DATABASE_URL_ENV))
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                        help="wait this long for the database to accept connections")  # fmt: skip
     args = parser.parse_args(argv)
     url = os.environ.get(DATABASE_URL_ENV[args.service])
     if not url:
@@ -66,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     from sandbox_common.logging import configure_logging
 
     configure_logging(service=f"{args.service}-migrate")
-    upgrade(args.service, url)
+    upgrade(args.service, url, wait_seconds=args.wait)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.logging import get_logger
+from sandbox_common.migrate import check_schema, head_revision
 from sandbox_common.redis import create_redis
 from sandbox_common.startup import in_background
 from user_service import service
@@ -73,8 +74,15 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             await redis.aclose()
             await engine.dispose()
 
+    # Unready while the database is behind this code (the migration runs first).
+    schema_head = head_revision("user")
+
     def readiness(app: FastAPI) -> dict[str, ReadinessCheck]:
-        return {"postgres": lambda: ping(app.state.engine), "redis": app.state.redis.ping}
+        return {
+            "postgres": lambda: ping(app.state.engine),
+            "schema": lambda: check_schema(app.state.engine, schema_head),
+            "redis": app.state.redis.ping,
+        }
 
     app = create_service_app(
         service="user",

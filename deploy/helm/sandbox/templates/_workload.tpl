@@ -11,6 +11,7 @@ Context: dict with
   strategy         Deployment strategy type (default RollingUpdate)
   container        YAML of the main container, without securityContext
   config           true when its pods read the ConfigMap: a checksum annotation rolls them on a change
+  initContainer    YAML of a container that runs to completion before the main one (optional)
   volumes          YAML list of extra volumes (a /tmp emptyDir is always there)
   volumeClaims     YAML list of StatefulSet volumeClaimTemplates
   ports            list of dict name/port the Service exposes
@@ -87,6 +88,12 @@ spec:
       terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
       {{- if eq (toString .serviceLinks) "false" }}
       enableServiceLinks: false
+      {{- end }}
+      {{- with .initContainer }}
+      initContainers:
+        - {{- . | trim | nindent 10 }}
+          securityContext:
+            {{- toYaml $root.Values.securityContext | nindent 12 }}
       {{- end }}
       containers:
         - {{- .container | trim | nindent 10 }}
