@@ -144,9 +144,8 @@ pull_image() {  # pull_image REF
 # The datastore and exporter images the sandbox chart runs (all but ours).
 chart_images() {  # chart_images VALUES_FILE [HELM ARGS...]
   local values="$1"; shift
-  "$HELM" template "$RELEASE" deploy/helm/sandbox -n "$NAMESPACE" --kube-version "$(cluster_kubernetes_version)" \
-    -f "deploy/helm/sandbox/$values" "$@" 2>/dev/null \
-    | awk '$1 == "image:" { gsub(/"/, "", $2); print $2 }' | sort -u \
+  rendered_images "$("$HELM" template "$RELEASE" deploy/helm/sandbox -n "$NAMESPACE" \
+    --kube-version "$(cluster_kubernetes_version)" -f "deploy/helm/sandbox/$values" "$@" 2>/dev/null)" \
     | grep -v -e "^${IMAGE%:*}:" -e "^${LOADTEST_IMAGE%:*}:" || true
 }
 
@@ -160,8 +159,27 @@ helm_up() {  # helm_up RELEASE NAMESPACE CHART VERSION REPO [VALUES_FILE | --set
   while (( $# )); do
     if [[ "$1" == --set* ]]; then args+=("$1" "$2"); shift 2; else args+=(-f "$1"); shift; fi
   done
+  # What the chart runs is pulled on the host first and loaded (pull_image).
+  local image
+  for image in $(rendered_images "$("$HELM" template "${args[@]:2}" --kube-version "$(cluster_kubernetes_version)" 2>/dev/null)"); do
+    pull_image "$image"
+    cluster_load "$image"
+  done
   step "helm $release ($chart $version) in $ns"
   "$HELM" "${args[@]}" >/dev/null
+}
+# The images ECK runs for our Elasticsearch and Kibana: its default repository
+# for each, at the version deploy/platform/eck-stack.yaml asks for.
+elastic_images() {
+  awk '/^[^ #]/ { block = $1 }
+       block == "eck-elasticsearch:" && /^  version:/ { print "docker.elastic.co/elasticsearch/elasticsearch:" $2 }
+       block == "eck-kibana:" && /^  version:/ { print "docker.elastic.co/kibana/kibana:" $2 }' "$P/eck-stack.yaml"
+}
+# rendered_images YAML -> every image a manifest names (pods and the custom
+# resources that carry one, e.g. Prometheus), once each
+rendered_images() {
+  sed -n -E 's/^[[:space:]-]*image:[[:space:]]*"?([^"[:space:]]+)"?[[:space:]]*$/\1/p' <<<"$1" |
+    grep -E '^[a-z0-9.-]+(:[0-9]+)?/|^[a-z0-9._-]+:' | sort -u || true
 }
 # wait_for_health KIND NAME HEALTHY_REGEX MINUTES
 wait_for_health() {
@@ -215,11 +233,19 @@ main() {
 
   helm_up metrics-server kube-system metrics-server "$METRICS_SERVER_VERSION" https://kubernetes-sigs.github.io/metrics-server/ "$P/metrics-server.yaml"
   helm_up eg envoy-gateway-system oci://docker.io/envoyproxy/gateway-helm "$ENVOY_GATEWAY_VERSION" "" "$P/envoy-gateway.yaml"
+  for image in $(rendered_images "$(cat "$P/gateway.yaml")"); do  # the proxy Envoy Gateway starts
+    pull_image "$image"
+    cluster_load "$image"
+  done
   "$KUBECTL" apply -f "$P/gateway.yaml" >/dev/null
 
   local kps_values=("$P/kube-prometheus-stack.yaml" --set "grafana.grafana\.ini.server.root_url=$(grafana_url)") es_password=""
   if [[ "$PROFILE" == full ]]; then
     helm_up eck-operator elastic-system eck-operator "$ECK_OPERATOR_VERSION" https://helm.elastic.co "$P/eck-operator.yaml"
+    for image in $(elastic_images); do  # ECK makes these pods, so no chart names their images
+      pull_image "$image"
+      cluster_load "$image"
+    done
     helm_up eck elastic-system eck-stack "$ECK_STACK_VERSION" https://helm.elastic.co "$P/eck-stack.yaml" \
       --set "eck-kibana.config.server\.publicBaseUrl=$(kibana_url)"
     wait_for_health elasticsearch elasticsearch 'green|yellow' 10

@@ -444,7 +444,7 @@ def test_images_are_what_deploy_mk_builds(rendered: dict[str, list[dict[str, Any
         r"^LOADTEST_IMAGE := \$\(LOADTEST_IMAGE_REPOSITORY\):\$\(IMAGE_TAG\)$", mk, re.M
     )
     app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
-    third_party = re.compile(r"^(docker\.io|quay\.io)/[\w./-]+:[\w.-]+$")
+    third_party = re.compile(r"^(docker\.io|quay\.io|ghcr\.io)/[\w./-]+:[\w.-]+$")
     seen = set()
     for profile in CHART_PROFILES:
         for doc in workloads(rendered[profile]):

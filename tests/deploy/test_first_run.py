@@ -427,3 +427,52 @@ def test_helm_assumes_a_current_kubernetes_without_kube_version(tmp_path: Path, 
     major, minor = re.search(r"# (\d+)\.(\d+)", result.stdout).groups()
     floor = re.search(r'kubeVersion: ">=(\d+)\.(\d+)', (CHART / "Chart.yaml").read_text()).groups()
     assert (int(major), int(minor)) >= (int(floor[0]), int(floor[1])), f"{major}.{minor}"
+
+
+def test_platform_images_are_pulled_on_the_host_before_their_chart_installs(
+    tmp_path: Path,
+) -> None:
+    """Every image a platform chart renders (pods, and custom resources such as
+    Prometheus that name one) and the gateway's proxy are pulled on the host
+    and loaded, before `helm upgrade` could make the node pull them."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(
+        "spec:\n  containers:\n    - name: a\n      image: docker.io/grafana/grafana:12.0.0\n"
+        '    - image: "quay.io/kiwigrid/k8s-sidecar:1.30.0"\n'
+        "---\nkind: Prometheus\nspec:\n  image: quay.io/prometheus/prometheus:v3.5.0\n"
+        "  podMetadata:\n    image: {}\n"
+    )
+    stub(bin_dir, "helm", f'echo "helm $1" >> "$LOG"; [[ "$1" != template ]] || cat "{manifest}"')
+    stub(bin_dir, "docker", 'echo "docker $1 ${@: -1}" >> "$LOG"; [[ "$1" != image ]]')
+    stub(bin_dir, "kind", 'echo "kind $2 ${@: -1}" >> "$LOG"')
+    result = run_step(tmp_path, "helm_up kps monitoring chart 1.0 repo values.yaml")
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    images = [
+        "docker.io/grafana/grafana:12.0.0",
+        "quay.io/kiwigrid/k8s-sidecar:1.30.0",
+        "quay.io/prometheus/prometheus:v3.5.0",
+    ]
+    pulled = [c.split()[-1] for c in calls if c.startswith("docker pull")]
+    loaded = [c.split()[-1] for c in calls if c.startswith("kind docker-image")]
+    assert pulled == images
+    assert loaded == images
+    assert calls.index("helm upgrade") > max(calls.index(f"kind docker-image {i}") for i in images)
+    # The proxy Envoy Gateway starts is named in our EnvoyProxy, so it is pulled too.
+    gateway = (ROOT / "deploy/platform/gateway.yaml").read_text()
+    assert "image: docker.io/envoyproxy/envoy:distroless-" in gateway
+
+
+def test_the_elastic_images_eck_runs_are_pulled_at_the_versions_we_ask_for(
+    tmp_path: Path,
+) -> None:
+    values = platform_values("eck-stack.yaml")
+    result = run_step(tmp_path, "elastic_images")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        f"docker.elastic.co/elasticsearch/elasticsearch:{values['eck-elasticsearch']['version']}",
+        f"docker.elastic.co/kibana/kibana:{values['eck-kibana']['version']}",
+    ]
+    assert "for image in $(elastic_images)" in (SCRIPTS / "up.sh").read_text()
