@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+from tests.utils.api import eventually
 from tests.utils.kube import Cluster
 
 
@@ -43,4 +44,4 @@ def test_in_cluster_locust_runs_headless_and_passes_its_gate(
         # Back to the release as make up installs it, for the tests after this one.
         restored = cluster.install()
         assert restored.returncode == 0, restored.stdout + restored.stderr
-    assert cluster.pods("locust") == []
+    eventually(lambda: cluster.pods("locust") == [] or None, timeout=60, what="Locust removed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+from tests.utils.api import eventually
 from tests.utils.kube import Cluster
 
 WORKLOADS = "deployments,statefulsets"
@@ -54,9 +55,16 @@ def test_a_config_change_rolls_the_pods_that_use_it(
     try:
         result = cluster.install("--set", "app.logLevel=DEBUG")
         assert result.returncode == 0, result.stdout + result.stderr
-        after = app_pods()
-        for component in ("user", "catalog", "activity", "worker", "beat"):
-            assert after[component].isdisjoint(before[component]), f"{component} did not roll"
+        rolling = ("user", "catalog", "activity", "worker", "beat")
+
+        def rolled() -> dict[str, set[str]] | None:
+            # helm --wait returns once the new pods are Ready; the old ones may
+            # still be on their way out.
+            now = app_pods()
+            done = all(now[c] and now[c].isdisjoint(before[c]) for c in rolling)
+            return now if done else None
+
+        after = eventually(rolled, timeout=120, interval=2, what="the application pods rolled")
         for datastore in ("postgres-user", "postgres-catalog", "mongo", "redis"):
             assert after[datastore] == before[datastore], f"{datastore} was restarted"
         config = cluster.items("configmaps", "-l", f"app.kubernetes.io/instance={cluster.release}")

@@ -104,9 +104,11 @@ class Cluster:
         return f"app.kubernetes.io/instance={self.release},app.kubernetes.io/component={component}"
 
     def pods(self, component: str | None = None) -> list[dict[str, Any]]:
+        """The release's live pods (of one component): terminating ones are gone already."""
         selector = (self.component_selector(component) if component
                     else f"app.kubernetes.io/instance={self.release}")  # fmt: skip
-        return self.items("pods", "-l", selector)
+        return [p for p in self.items("pods", "-l", selector)
+                if not p["metadata"].get("deletionTimestamp")]  # fmt: skip
 
     def service(self, component: str) -> dict[str, Any]:
         services = self.items("services", "-l", self.component_selector(component))
