@@ -15,12 +15,9 @@ source deploy/bare/lib.sh
 
 what="${1:-all}"
 
-# module_version DIR MODULE -> the version DIR's go.mod requires of MODULE
-module_version() { (cd "$1" && "$GO" list -m -f '{{.Version}}' "$2"); }
-
 build_kubernetes() {
   local dir=deploy/bare/kubernetes version out
-  version="$(module_version "$dir" k8s.io/kubernetes)"
+  version="$(kube_version)"
   out="$BARE_TOOLS/kubernetes-$version"
   [[ -e "$out/.built" ]] && return
   local minor="${version#v1.}"; minor="${minor%%.*}"
@@ -39,12 +36,13 @@ build_kubernetes() {
 
 build_pause() {
   local version out src
-  version="$(module_version deploy/bare/kubernetes k8s.io/kubernetes)"
+  version="$(kube_version)"
   out="$BARE_TOOLS/pause-$version"
   [[ -x "$out/pause" ]] && return
-  src="$(cd deploy/bare/kubernetes && "$GO" list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"
-  [[ -n "$src" && -r "$src" ]] || { (cd deploy/bare/kubernetes && "$GO" mod download k8s.io/kubernetes); }
-  src="$(cd deploy/bare/kubernetes && "$GO" list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"
+  # The module's source (downloaded when the build cache alone was kept).
+  src="$(cd deploy/bare/kubernetes && "$GO" mod download -json k8s.io/kubernetes |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/build/pause/linux/pause.c"
+  [[ -r "$src" ]] || die "pause.c not found in the Kubernetes module ($src)"
   command -v gcc >/dev/null || die "gcc is needed to build the pause binary (apt-get install -y gcc libc6-dev)"
   mkdir -p "$out"
   gcc -Os -Wall -Werror -static -DVERSION="$version" -o "$out/pause" "$src"
@@ -56,20 +54,17 @@ build_pause() {
 # build needs (`// env: NAME=VALUE`), and the commands it imports; a main.go
 # of the wrapper's own is built too.
 build_modules() {  # build_modules [NAME...]: all of them by default
-  local dir name main version out cmds env
+  local dir name out cmds env
   local dirs=("$@")
   ((${#dirs[@]})) && dirs=("${dirs[@]/#/deploy/bare/modules/}") || dirs=(deploy/bare/modules/*/)
   for dir in "${dirs[@]}"; do
     dir="${dir%/}" name="$(basename "$dir")"
-    main="$(awk '/^\/\/ main: / { print $3 }' "$dir/tools.go")"
-    [[ -n "$main" ]] || die "$dir/tools.go has no '// main: MODULE' line"
-    version="$(module_version "$dir" "$main")"
-    out="$BARE_TOOLS/$name-$version"
+    out="$(wrapper_bin_dir "$name")"
     [[ -e "$out/.built" ]] && continue
     mapfile -t cmds < <(awk '/^(import)?[ \t]*_ "/ { gsub(/"/, "", $NF); print $NF }' "$dir/tools.go")
     [[ -e "$dir/main.go" ]] && cmds+=(.)
     mapfile -t env < <(awk '/^\/\/ env: / { print $3 }' "$dir/tools.go")
-    log "building $name $version"
+    log "building $name ${out#"$BARE_TOOLS/$name-"}"
     mkdir -p "$out"
     (cd "$dir" && env ${env[@]+"${env[@]}"} CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$out/" "${cmds[@]}")
     touch "$out/.built"

@@ -34,20 +34,13 @@ SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridg
   net.netfilter.nf_conntrack_tcp_timeout_established net.netfilter.nf_conntrack_tcp_timeout_close_wait
   net.ipv4.conf.all.forwarding net.ipv6.conf.all.forwarding)
 
-kube_version() { (cd deploy/bare/kubernetes && "$GO" list -m -f '{{.Version}}' k8s.io/kubernetes); }
-module_bin() {  # module_bin NAME -> the directory build.sh put NAME's binaries in
-  local dir="deploy/bare/modules/$1" main
-  main="$(awk '/^\/\/ main: / { print $3 }' "$dir/tools.go")"
-  echo "$BARE_TOOLS/$1-$(cd "$dir" && "$GO" list -m -f '{{.Version}}' "$main")"
-}
-
 resolve_bins() {
   KUBE_VERSION="$(kube_version)"
   KBIN="$BARE_TOOLS/kubernetes-$KUBE_VERSION"
   PAUSE_BIN="$BARE_TOOLS/pause-$KUBE_VERSION/pause"
   PAUSE_IMAGE="sandbox.local/pause:$KUBE_VERSION"
-  COREDNS_BIN="$(module_bin coredns)/coredns"
-  KUBE_ROUTER_BIN="$(module_bin kube-router)/kube-router"
+  COREDNS_BIN="$(wrapper_bin_dir coredns)/coredns"
+  KUBE_ROUTER_BIN="$(wrapper_bin_dir kube-router)/kube-router"
   KUBECTL="$KBIN/kubectl"
 }
 
@@ -119,7 +112,7 @@ network_up() {
   # The guard first: nothing addressed to the cluster may leave by any
   # interface but the cluster's own bridges (and loopback), and nothing from
   # the cluster's bridges is forwarded out of the machine.
-  local cmd=iptables range_rules
+  local chain
   iptables -N "$GUARD" 2>/dev/null || iptables -F "$GUARD"
   iptables -A "$GUARD" -o lo -j RETURN
   iptables -A "$GUARD" -o "$BARE_IFACE_PREFIX+" -j RETURN
@@ -127,10 +120,9 @@ network_up() {
     iptables -A "$GUARD" -d "$range" -j DROP
   done
   iptables -A "$GUARD" -i "$BARE_IFACE_PREFIX+" -j DROP
-  for range_rules in OUTPUT FORWARD; do
-    iptables -C "$range_rules" -j "$GUARD" 2>/dev/null || iptables -I "$range_rules" 1 -j "$GUARD"
+  for chain in OUTPUT FORWARD; do
+    iptables -C "$chain" -j "$GUARD" 2>/dev/null || iptables -I "$chain" 1 -j "$GUARD"
   done
-  unset cmd
 
   ensure_bridge "$BARE_NODE_BRIDGE" "$BARE_NODE_IP/${BARE_NODE_NET#*/}"
   ensure_bridge "$BARE_POD_BRIDGE" "$BARE_POD_GATEWAY/${BARE_NODE_POD_CIDR#*/}"

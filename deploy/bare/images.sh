@@ -25,14 +25,6 @@ PREFIX=sandbox.local/standin
 LABEL=sandbox.inputs
 EXPORTERS=(postgres_exporter redis_exporter mongodb_exporter)
 
-# module_version DIR MODULE -> the version DIR's go.mod requires of MODULE
-module_version() { (cd "$1" && "$GO" list -m -f '{{.Version}}' "$2"); }
-# exporter_version NAME -> the version its wrapper module pins
-exporter_version() {
-  local dir="deploy/bare/modules/$1" main
-  main="$(awk '/^\/\/ main: / { print $3 }' "$dir/tools.go")"
-  module_version "$dir" "$main"
-}
 FERRETDB_VERSION="$(module_version scripts/ferretdb github.com/FerretDB/FerretDB)"
 
 # key_of NAME -> the KEY `list` prints it under
@@ -43,7 +35,8 @@ declare -A REF=(
   [mongo]="$PREFIX/mongo-ferretdb:$FERRETDB_VERSION"
 )
 for name in "${EXPORTERS[@]}"; do
-  REF[$name]="$PREFIX/${name//_/-}:$(exporter_version "$name")"
+  bin_dir="$(wrapper_bin_dir "$name")"
+  REF[$name]="$PREFIX/${name//_/-}:${bin_dir#"$BARE_TOOLS/$name-"}"
 done
 DATASTORES=(postgres redis mongo)
 
@@ -214,7 +207,7 @@ declare -A EXPORTER_PATH=([postgres_exporter]=/bin/postgres_exporter
 declare -A EXPORTER_PORT=([postgres_exporter]=9187 [redis_exporter]=9121 [mongodb_exporter]=9216)
 build_exporter() {
   local name="$1" hash="$3" dir="$2/$1" bin
-  bin="$BARE_TOOLS/$name-$(exporter_version "$name")/$name"
+  bin="$(wrapper_bin_dir "$name")/$name"
   [[ -x "$bin" ]] || die "$bin is missing: deploy/bare/build.sh modules $name"
   mkdir -p "$dir/etc" "$dir$(dirname "${EXPORTER_PATH[$name]}")"
   install -d -m 1777 "$dir/tmp"

@@ -12,3 +12,18 @@ go_bin() {
   return 1
 }
 GO="$(go_bin)" || die "Go is needed to build the bare cluster (apt-get install -y golang-go, Go 1.24 or newer)"
+
+# module_version DIR MODULE -> the version DIR's go.mod requires of MODULE
+# (each wrapper module's go.mod is the one place a version is pinned)
+module_version() { (cd "$1" && "$GO" list -m -f '{{.Version}}' "$2"); }
+kube_version() { module_version deploy/bare/kubernetes k8s.io/kubernetes; }
+# wrapper_main DIR -> the module a wrapper under deploy/bare/modules/ pins
+# (the `// main: MODULE` line of its tools.go)
+wrapper_main() { awk '/^\/\/ main: / { print $3 }' "$1/tools.go"; }
+# wrapper_bin_dir NAME -> where build.sh puts deploy/bare/modules/NAME's binaries
+wrapper_bin_dir() {
+  local dir="deploy/bare/modules/$1" main
+  main="$(wrapper_main "$dir")"
+  [[ -n "$main" ]] || die "$dir/tools.go has no '// main: MODULE' line"
+  echo "$BARE_TOOLS/$1-$(module_version "$dir" "$main")"
+}

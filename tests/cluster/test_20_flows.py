@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.utils.api import Account, eventually, new_account
+from tests.utils.api import Account, eventually, feed_event, new_account
 from tests.utils.catalog import create_product
 
 
@@ -30,11 +30,9 @@ def test_an_admins_product_reaches_the_feed_through_the_outbox(
 ) -> None:
     created = create_product(catalog_api, admin, name="Outbox on the cluster")
 
-    def created_event() -> dict[str, object] | None:
-        items = activity_api.get(f"/api/v1/activity/users/{admin.id}", headers=admin.headers,
-                                 params={"limit": 100}).json()["items"]  # fmt: skip
-        return next((e for e in items if e["type"] == "product.created"
-                     and e["object_id"] == created["id"]), None)  # fmt: skip
-
-    event = eventually(created_event, timeout=30, what="product.created through the outbox")
+    event = eventually(
+        lambda: feed_event(activity_api, admin, admin.id, "product.created", created["id"]),
+        timeout=30,
+        what="product.created through the outbox",
+    )
     assert event["metadata"]["sku"] == created["sku"]  # type: ignore[index]

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sandbox_chart
 import yaml
 
@@ -140,6 +141,14 @@ def test_mongodb_exporter_runs_the_collectors_the_dashboards_read(
 UP = SCRIPTS / "up.sh"
 
 
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    """Where a test's stand-in commands go: run_step puts it first on PATH."""
+    path = tmp_path / "bin"
+    path.mkdir()
+    return path
+
+
 def stub(bin_dir: Path, name: str, body: str) -> None:
     path = bin_dir / name
     path.write_text(f"#!/usr/bin/env bash\n{body}\n")
@@ -227,9 +236,7 @@ def test_minikube_runs_a_pinned_kubernetes_it_and_envoy_gateway_support(tmp_path
     assert '--kubernetes-version="$MINIKUBE_KUBERNETES_VERSION"' in UP.read_text()
 
 
-def test_kind_load_falls_back_to_an_image_archive(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+def test_kind_load_falls_back_to_an_image_archive(tmp_path: Path, bin_dir: Path) -> None:
     stub(
         bin_dir,
         "kind",
@@ -246,10 +253,8 @@ def test_kind_load_falls_back_to_an_image_archive(tmp_path: Path) -> None:
 
 
 def test_images_are_pulled_on_the_host_and_a_refused_pull_is_named(
-    tmp_path: Path, helm: str
+    tmp_path: Path, helm: str, bin_dir: Path
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     stub(
         bin_dir,
         "docker",
@@ -275,9 +280,9 @@ def test_images_are_pulled_on_the_host_and_a_refused_pull_is_named(
     assert set(result.stdout.split()) == expected
 
 
-def test_seed_runs_once_on_the_releases_catalog_and_shows_its_error(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+def test_seed_runs_once_on_the_releases_catalog_and_shows_its_error(
+    tmp_path: Path, bin_dir: Path
+) -> None:
     stub(
         bin_dir,
         "kubectl",
@@ -377,9 +382,7 @@ def test_fluent_bit_ships_only_the_sandbox_namespace_after_the_template() -> Non
     assert order == sorted(order)
 
 
-def test_kibana_import_retries_with_fresh_port_forwards(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+def test_kibana_import_retries_with_fresh_port_forwards(tmp_path: Path, bin_dir: Path) -> None:
     log = tmp_path / "calls.log"
     stub(bin_dir, "kubectl", 'echo "kubectl $*" >> "$LOG"; exec sleep 60')
     stub(bin_dir, "curl", "exit 0")
@@ -430,13 +433,11 @@ def test_helm_assumes_a_current_kubernetes_without_kube_version(tmp_path: Path, 
 
 
 def test_platform_images_are_pulled_on_the_host_before_their_chart_installs(
-    tmp_path: Path,
+    tmp_path: Path, bin_dir: Path
 ) -> None:
     """Every image a platform chart renders (pods, and custom resources such as
     Prometheus that name one) and the gateway's proxy are pulled on the host
     and loaded, before `helm upgrade` could make the node pull them."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(
         "spec:\n  containers:\n    - name: a\n      image: docker.io/grafana/grafana:12.0.0\n"

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import psycopg
 
-from tests.utils.api import Account, eventually, new_account
+from tests.utils.api import Account, eventually, feed_event, new_account
 from tests.utils.catalog import create_product
 from tests.utils.databases import plain_url
 from tests.utils.stack import ROOT
@@ -80,13 +80,11 @@ def test_view_then_feed_then_admin_write_through_the_outbox(
 
     created = create_product(catalog_api, admin, name="Outbox delivered")
 
-    def created_event() -> dict[str, object] | None:
-        items = activity_api.get(f"/api/v1/activity/users/{admin.id}", headers=admin.headers,
-                                 params={"limit": 100}).json()["items"]  # fmt: skip
-        return next((e for e in items if e["type"] == "product.created"
-                     and e["object_id"] == created["id"]), None)  # fmt: skip
-
-    event = eventually(created_event, timeout=15, what="product.created through the outbox")
+    event = eventually(
+        lambda: feed_event(activity_api, admin, admin.id, "product.created", created["id"]),
+        timeout=15,
+        what="product.created through the outbox",
+    )
     assert event["metadata"]["sku"] == created["sku"]  # type: ignore[index]
     with psycopg.connect(plain_url(env["SANDBOX_CATALOG_DATABASE_URL"])) as conn:
         unsent = conn.execute(

@@ -67,6 +67,15 @@ def admin_account(user: httpx.Client, email: str, password: str) -> Account:
     return Account(me["id"], email, password, body["access_token"], body["refresh_token"])
 
 
+def feed_event(activity: httpx.Client, reader: Account, user_id: str, type_: str,
+               object_id: str) -> dict[str, Any] | None:  # fmt: skip
+    """The event of this type and object in a user's feed (its newest 100), as
+    `reader` (the user or an admin) sees it; None while it is not there."""
+    items = activity.get(f"/api/v1/activity/users/{user_id}", headers=reader.headers,
+                         params={"limit": 100}).json()["items"]  # fmt: skip
+    return next((e for e in items if e["type"] == type_ and e["object_id"] == object_id), None)
+
+
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     """The contract's error body: detail + request_id, the same id as the header."""
     assert response.status_code == status, response.text

@@ -4,12 +4,12 @@ chart installed by the same script `make up` uses."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tests.utils.stack import ROOT
@@ -145,8 +145,6 @@ class Cluster:
         self._forwards.clear()
 
     def secret_value(self, name: str, key: str) -> str:
-        import base64
-
         data = self.get("secret", name)["data"]
         return base64.b64decode(data[key]).decode()
 
@@ -202,7 +200,3 @@ def run_pod_manifest(name: str, namespace: str, image: str, labels: dict[str, st
             ],  # fmt: skip
         },
     }
-
-
-def repo_path(relative: str) -> Path:
-    return ROOT / relative
