@@ -42,6 +42,14 @@ MONGO_PORT = int(os.environ.get("SANDBOX_LOCAL_MONGO_PORT", "57017"))
 PROMETHEUS_PORT = int(os.environ.get("SANDBOX_LOCAL_PROMETHEUS_PORT", "9090"))
 SERVICE_PORTS = {"user": 8001, "catalog": 8002, "activity": 8003}
 WORKER_METRICS_PORT, BEAT_METRICS_PORT = 9101, 9102
+# The datastore exporters, as the chart runs them beside each datastore: the
+# job, the wrapper module under deploy/bare/modules/ that builds it, and its
+# upstream default port. One PostgreSQL server holds both databases here.
+EXPORTERS = {
+    "postgres-exporter": ("postgres_exporter", 9187),
+    "redis-exporter": ("redis_exporter", 9121),
+    "mongo-exporter": ("mongodb_exporter", 9216),
+}
 READY_TIMEOUT = float(os.environ.get("SANDBOX_LOCAL_READY_TIMEOUT", "120"))
 
 
@@ -405,14 +413,19 @@ def start_redis(plan: Plan) -> None:
     wait_until("redis", lambda: port_open(REDIS_PORT), 30)
 
 
+def go_binary() -> str | None:
+    return shutil.which("go") or next(
+        (str(p) for p in (Path("/usr/local/go/bin/go"), Path("/usr/lib/go/bin/go")) if p.exists()),
+        None,
+    )
+
+
 def ferretdb_binary() -> str:
     """mongod is preferred when present; otherwise FerretDB v1.24.2, built here once."""
     built = TOOLS_BIN / "sandbox-ferretdb"
     if built.exists():
         return str(built)
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
-    )
+    go = go_binary()
     if not go:
         fail("no mongod and no Go toolchain to build FerretDB; install one of them")
     assert go is not None
@@ -446,9 +459,62 @@ def start_mongo(plan: Plan) -> None:
     wait_until("mongo", lambda: port_open(MONGO_PORT), 60)
 
 
+def exporter_binaries() -> dict[str, Path]:
+    """The exporters' binaries by job, built once from their Go modules by
+    deploy/bare/build.sh (cached under .tools/bare/); none without Go."""
+    go = go_binary()
+    if not go:
+        say("exporters: no Go toolchain to build them; skipped (the datastores dashboard stays empty)")
+        return {}
+    modules = [module for module, _ in EXPORTERS.values()]
+    env = {**os.environ, "PATH": f"{Path(go).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with (LOGS / "build.log").open("ab") as log:
+        built = subprocess.run(  # noqa: S603
+            ["bash", "deploy/bare/build.sh", "modules", *modules],  # noqa: S607
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
+        )  # fmt: skip
+    if built.returncode != 0:
+        fail("building the exporters failed; see .local/logs/build.log")
+    dirs = subprocess.run(  # noqa: S603
+        ["bash", "-c", 'source deploy/bare/lib.sh && for m; do wrapper_bin_dir "$m"; done',  # noqa: S607
+         "_", *modules],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    return {job: Path(d) / module for (job, (module, _)), d in zip(EXPORTERS.items(), dirs, strict=True)}
+
+
+def chart_exporter_args(datastore: str) -> list[str]:
+    """The arguments the chart gives a datastore's exporter (its values.yaml)."""
+    import yaml
+
+    values = yaml.safe_load((ROOT / "deploy" / "helm" / "sandbox" / "values.yaml").read_text())
+    return list(values["datastores"][datastore]["exporter"].get("args") or [])
+
+
+def start_exporters(plan: Plan) -> None:
+    binaries = exporter_binaries()
+    if not binaries:
+        return
+    pg_url = plan.env["SANDBOX_USER_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    argv = {
+        "postgres-exporter": [f"--web.listen-address=127.0.0.1:{EXPORTERS['postgres-exporter'][1]}"],
+        "redis-exporter": [f"--web.listen-address=127.0.0.1:{EXPORTERS['redis-exporter'][1]}",
+                           f"--redis.addr={plan.env['SANDBOX_REDIS_URL']}"],
+        "mongo-exporter": [f"--web.listen-address=127.0.0.1:{EXPORTERS['mongo-exporter'][1]}",
+                           f"--mongodb.uri={plan.env['SANDBOX_MONGO_URL']}",
+                           *chart_exporter_args("mongo")],
+    }  # fmt: skip
+    extra = {"postgres-exporter": {"DATA_SOURCE_NAME": f"{pg_url}?sslmode=disable"}}
+    for job, binary in binaries.items():
+        spawn(job, [str(binary), *argv[job]], process_env(plan, **extra.get(job, {})))
+    for job, (_, port) in EXPORTERS.items():
+        wait_until(job, lambda port=port: http_ok(f"http://127.0.0.1:{port}/metrics"), 30)
+
+
 def prometheus_config() -> Path:
     jobs = {**SERVICE_PORTS,
-            "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT, "locust": 9646}  # fmt: skip
+            "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT, "locust": 9646,
+            **{job: port for job, (_, port) in EXPORTERS.items()}}  # fmt: skip
     lines = [
         "global:",
         "  scrape_interval: 5s",
@@ -542,6 +608,7 @@ def up() -> None:
         start_redis(plan)
     if plan.start_mongo:
         start_mongo(plan)
+    start_exporters(plan)
     start_prometheus(plan)
     write_env_file(LOCAL / "stack.env", plan.env)
     migrate(plan)
@@ -570,6 +637,9 @@ def print_summary(plan: Plan) -> None:
     print(f"  beat      http://127.0.0.1:{BEAT_METRICS_PORT}/metrics")
     if running_pid("prometheus"):
         print(f"  prometheus http://127.0.0.1:{PROMETHEUS_PORT}")
+    for job, (_, port) in EXPORTERS.items():
+        if running_pid(job):
+            print(f"  {job:<9} http://127.0.0.1:{port}/metrics")
     print(f"  admin     {creds['SANDBOX_ADMIN_EMAIL']} / {creds['SANDBOX_ADMIN_PASSWORD']}")
     print("  logs      .local/logs/   environment .local/stack.env   stop: make local-down")
 
@@ -577,14 +647,15 @@ def print_summary(plan: Plan) -> None:
 def down() -> None:
     # The app first (all at once: each drains in parallel), then what it used.
     stop_all(APP_PROCESSES)
-    stop_all(("prometheus", "mongo", "redis"))
+    stop_all(("prometheus", *EXPORTERS))
+    stop_all(("mongo", "redis"))
     stop_postgres()
 
 
 def status() -> int:
     rows = []
     urls = ready_urls()
-    for name in (*APP_PROCESSES, "prometheus", "mongo", "redis"):
+    for name in (*APP_PROCESSES, "prometheus", *EXPORTERS, "mongo", "redis"):
         pid = running_pid(name)
         state = "running" if pid else "stopped"
         if pid and name in urls:

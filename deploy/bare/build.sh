@@ -51,10 +51,10 @@ build_pause() {
 
 # Every other Go program: deploy/bare/modules/<name>/ holds a wrapper module.
 # Its tools.go names the pinned module (`// main: MODULE`), any environment the
-# build needs (`// env: NAME=VALUE`), and the commands it imports; a main.go
-# of the wrapper's own is built too.
+# build needs (`// env: NAME=VALUE`), its build tags (`// tags: TAG...`), and
+# the commands it imports; a main.go of the wrapper's own is built too.
 build_modules() {  # build_modules [NAME...]: all of them by default
-  local dir name out cmds env
+  local dir name out cmds env tags
   local dirs=("$@")
   ((${#dirs[@]})) && dirs=("${dirs[@]/#/deploy/bare/modules/}") || dirs=(deploy/bare/modules/*/)
   for dir in "${dirs[@]}"; do
@@ -64,9 +64,10 @@ build_modules() {  # build_modules [NAME...]: all of them by default
     mapfile -t cmds < <(awk '/^(import)?[ \t]*_ "/ { gsub(/"/, "", $NF); print $NF }' "$dir/tools.go")
     [[ -e "$dir/main.go" ]] && cmds+=(.)
     mapfile -t env < <(awk '/^\/\/ env: / { print $3 }' "$dir/tools.go")
+    tags="$(awk '/^\/\/ tags: / { $1 = $2 = ""; print }' "$dir/tools.go" | xargs | tr ' ' ,)"
     log "building $name ${out#"$BARE_TOOLS/$name-"}"
     mkdir -p "$out"
-    (cd "$dir" && env ${env[@]+"${env[@]}"} CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$out/" "${cmds[@]}")
+    (cd "$dir" && env ${env[@]+"${env[@]}"} CGO_ENABLED=0 "$GO" build -trimpath -tags "$tags" -ldflags "-s -w" -o "$out/" "${cmds[@]}")
     touch "$out/.built"
   done
 }

@@ -1446,21 +1446,14 @@ def datastores_dashboard() -> Dashboard:
         uid="sandbox-datastores",
         title="Sandbox / Datastores",
         description=(
-            "PostgreSQL, MongoDB and Redis as their exporters see them, beside the services' own "
-            "pool and cache metrics. The exporter panels need the cluster."
+            "PostgreSQL, MongoDB and Redis as their exporters see them (postgres_exporter, "
+            "mongodb_exporter, redis_exporter: in the cluster beside each datastore, locally "
+            "beside the local stack's), with the services' own pool and cache metrics."
         ),
         tags=["datastores"],
         variables=[namespace_var(), service_query_var("user|catalog|activity|worker")],
     )
-    pg = (
-        "the PostgreSQL server metrics come from prometheus-community postgres_exporter, "
-        "which runs in the cluster only."
-    )
     db = f'{NS}, datname=~"users|catalog"'
-    mongo = (
-        "the MongoDB metrics come from percona mongodb_exporter, which runs in the cluster only."
-    )
-    redis = "the Redis metrics come from oliver006 redis_exporter, which runs in the cluster only."
     app = f'{NS}, job=~"$service"'
 
     d.row("PostgreSQL")
@@ -1472,8 +1465,6 @@ def datastores_dashboard() -> Dashboard:
             unit="none",
             thresholds=UP,
             mappings=UP_MAPPINGS,
-            scope="cluster",
-            reason=pg,
         ),
         w=4,
     )
@@ -1490,8 +1481,6 @@ def datastores_dashboard() -> Dashboard:
             ],
             unit="percentunit",
             thresholds=steps(("green", None), ("orange", 0.7), ("red", 0.9)),
-            scope="cluster",
-            reason=pg,
         ),
         w=4,
     )
@@ -1507,8 +1496,6 @@ def datastores_dashboard() -> Dashboard:
             ],
             unit="short",
             stack=True,
-            scope="cluster",
-            reason=pg,
         ),
         w=8,
     )
@@ -1527,8 +1514,6 @@ def datastores_dashboard() -> Dashboard:
                 ),
             ],
             unit="ops",
-            scope="cluster",
-            reason=pg,
         ),
         w=8,
     )
@@ -1548,8 +1533,6 @@ def datastores_dashboard() -> Dashboard:
             unit="percentunit",
             maximum=1,
             thresholds=steps(("red", None), ("orange", 0.9), ("green", 0.99)),
-            scope="cluster",
-            reason=pg,
         ),
         w=8,
     )
@@ -1564,8 +1547,6 @@ def datastores_dashboard() -> Dashboard:
                 )
             ],
             unit="bytes",
-            scope="cluster",
-            reason=pg,
         ),
         w=8,
     )
@@ -1582,8 +1563,6 @@ def datastores_dashboard() -> Dashboard:
             unit="short",
             thresholds=steps(("green", None), ("red", 1)),
             show_thresholds=True,
-            scope="cluster",
-            reason=pg,
         ),
         w=8,
     )
@@ -1591,6 +1570,9 @@ def datastores_dashboard() -> Dashboard:
     pool_panels(d, app)
 
     d.row("MongoDB")
+    # dbStats and $collStats only: the collectors both MongoDB and FerretDB
+    # (the local stack's) answer; serverStatus counters are MongoDB's alone.
+    activity = f'{NS}, database="activity"'
     d.add(
         stat(
             "MongoDB up",
@@ -1599,53 +1581,50 @@ def datastores_dashboard() -> Dashboard:
             unit="none",
             thresholds=UP,
             mappings=UP_MAPPINGS,
-            scope="cluster",
-            reason=mongo,
         ),
         w=4,
     )
     d.add(
         timeseries(
-            "Connections",
-            "Current and still available client connections.",
+            "Documents by collection",
+            "Documents in each collection of the activity database ($collStats count).",
             [
                 prom(
-                    "sum by (conn_type) (mongodb_ss_connections"
-                    f'{{{NS}, conn_type=~"current|available"}})',
-                    "{{conn_type}}",
+                    "sum by (collection) "
+                    f"(mongodb_collstats_storageStats_count{{{activity}}})",
+                    "{{collection}}",
                 )
             ],
             unit="short",
-            scope="cluster",
-            reason=mongo,
         ),
         w=6,
     )
     d.add(
         timeseries(
-            "Operations",
-            "Operations per second by type (insert, query, update, delete, getmore, command).",
+            "Documents added per second",
+            "Net change of each collection's document count (inserts minus retention's "
+            "deletes), from $collStats.",
             [
                 prom(
-                    f"sum by (legacy_op_type) (rate(mongodb_ss_opcounters{{{NS}}}[{RI}]))",
-                    "{{legacy_op_type}}",
+                    "sum by (collection) "
+                    f"(deriv(mongodb_collstats_storageStats_count{{{activity}}}[5m]))",
+                    "{{collection}}",
                 )
             ],
             unit="ops",
-            stack=True,
-            scope="cluster",
-            reason=mongo,
         ),
         w=8,
     )
     d.add(
         timeseries(
-            "Resident memory",
-            "Resident memory of mongod (serverStatus mem.resident, in MiB).",
-            [prom(f"max(mongodb_ss_mem_resident{{{NS}}})", "resident")],
-            unit="mbytes",
-            scope="cluster",
-            reason=mongo,
+            "Data and index size",
+            "Size of the activity database's documents and indexes (dbStats dataSize, "
+            "indexSize).",
+            [
+                prom(f"max(mongodb_dbstats_dataSize{{{activity}}})", "data"),
+                prom(f"max(mongodb_dbstats_indexSize{{{activity}}})", "indexes"),
+            ],
+            unit="bytes",
         ),
         w=6,
     )
@@ -1659,8 +1638,6 @@ def datastores_dashboard() -> Dashboard:
             unit="none",
             thresholds=UP,
             mappings=UP_MAPPINGS,
-            scope="cluster",
-            reason=redis,
         ),
         w=4,
     )
@@ -1673,8 +1650,6 @@ def datastores_dashboard() -> Dashboard:
                 prom(f"max(redis_memory_max_bytes{{{NS}}}) > 0", "maxmemory"),
             ],
             unit="bytes",
-            scope="cluster",
-            reason=redis,
         ),
         w=6,
     )
@@ -1684,8 +1659,6 @@ def datastores_dashboard() -> Dashboard:
             "Commands processed per second.",
             [prom(f"sum(rate(redis_commands_processed_total{{{NS}}}[{RI}]))", "commands/s")],
             unit="ops",
-            scope="cluster",
-            reason=redis,
         ),
         w=7,
     )
@@ -1695,8 +1668,6 @@ def datastores_dashboard() -> Dashboard:
             "Client connections: the services, the worker, beat and the exporter.",
             [prom(f"sum(redis_connected_clients{{{NS}}})", "clients")],
             unit="short",
-            scope="cluster",
-            reason=redis,
         ),
         w=7,
     )
@@ -1715,8 +1686,6 @@ def datastores_dashboard() -> Dashboard:
             unit="percentunit",
             maximum=1,
             thresholds=steps(("red", None), ("orange", 0.5), ("green", 0.8)),
-            scope="cluster",
-            reason=redis,
         ),
         w=8,
     )
@@ -1729,8 +1698,6 @@ def datastores_dashboard() -> Dashboard:
                 prom(f"sum(rate(redis_evicted_keys_total{{{NS}}}[{RI}]))", "evicted/s"),
             ],
             unit="short",
-            scope="cluster",
-            reason=redis,
         ),
         w=8,
     )

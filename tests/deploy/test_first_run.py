@@ -123,7 +123,7 @@ def test_mongodb_exporter_runs_the_collectors_the_dashboards_read(
         for prefix, flag in MONGODB_EXPORTER_COLLECTORS.items()
         if metric.startswith(prefix)
     }
-    assert "--collector.diagnosticdata" in needed
+    assert {"--collector.dbstats", "--collector.collstats"} <= needed
     for profile in ("kind", "lite", "manifests"):
         (exporter,) = [
             d
@@ -133,7 +133,12 @@ def test_mongodb_exporter_runs_the_collectors_the_dashboards_read(
         (container,) = exporter["spec"]["template"]["spec"]["containers"]
         # The image's ENTRYPOINT is the exporter, so args are its flags.
         assert "command" not in container
-        assert needed <= set(container.get("args", [])), profile
+        args = container.get("args", [])
+        assert needed <= set(args), profile
+        # $collStats runs only for the collections named, or all with discovering mode.
+        assert "--discovering-mode" in args or any(
+            a.startswith("--mongodb.collstats-colls") for a in args
+        ), profile
 
 
 # --- deploy/scripts/up.sh, its steps run against stand-in commands ----------

@@ -52,9 +52,9 @@ EXPORTERS = {
     "pg_database_size_bytes",
     # percona/mongodb_exporter
     "mongodb_up",
-    "mongodb_ss_connections",
-    "mongodb_ss_opcounters",
-    "mongodb_ss_mem_resident",
+    "mongodb_collstats_storageStats_count",
+    "mongodb_dbstats_dataSize",
+    "mongodb_dbstats_indexSize",
     # oliver006/redis_exporter
     "redis_up",
     "redis_memory_used_bytes",
