@@ -116,7 +116,7 @@ TEST_CLUSTER ?= $(if $(filter command line,$(origin CLUSTER)),$(CLUSTER),auto)
 .PHONY: test-cluster
 test-cluster: venv deploy-tools ## The chart on a real cluster (tests/cluster): CLUSTER=kind, or CLUSTER=bare (root on Linux: one node built from the Go module proxy)
 	@CLUSTER=$(TEST_CLUSTER) HELM=$(HELM) KIND=$(KIND) IMAGE=$(IMAGE) LOADTEST_IMAGE=$(LOADTEST_IMAGE) \
-	  PYTHON_IMAGE=$(PYTHON_IMAGE) PYTEST=$(BIN)/pytest PYTEST_ARGS="$(PYTEST_ARGS)" \
+	  PYTHON_IMAGE=$(PYTHON_IMAGE) KPS_VERSION=$(KPS_VERSION) PYTEST=$(BIN)/pytest PYTEST_ARGS="$(PYTEST_ARGS)" \
 	  bash deploy/scripts/test-cluster.sh
 
 .PHONY: test-cluster-down

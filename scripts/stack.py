@@ -464,7 +464,7 @@ def exporter_binaries() -> dict[str, Path]:
     deploy/bare/build.sh (cached under .tools/bare/); none without Go."""
     go = go_binary()
     if not go:
-        say("exporters: no Go toolchain to build them; skipped (the datastores dashboard stays empty)")
+        say("exporters: no Go toolchain to build them; skipped (datastores dashboard empty)")
         return {}
     modules = [module for module, _ in EXPORTERS.values()]
     env = {**os.environ, "PATH": f"{Path(go).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -480,7 +480,10 @@ def exporter_binaries() -> dict[str, Path]:
          "_", *modules],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    return {job: Path(d) / module for (job, (module, _)), d in zip(EXPORTERS.items(), dirs, strict=True)}
+    return {
+        job: Path(directory) / module
+        for (job, (module, _)), directory in zip(EXPORTERS.items(), dirs, strict=True)
+    }
 
 
 def chart_exporter_args(datastore: str) -> list[str]:
@@ -497,16 +500,15 @@ def start_exporters(plan: Plan) -> None:
         return
     pg_url = plan.env["SANDBOX_USER_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     argv = {
-        "postgres-exporter": [f"--web.listen-address=127.0.0.1:{EXPORTERS['postgres-exporter'][1]}"],
-        "redis-exporter": [f"--web.listen-address=127.0.0.1:{EXPORTERS['redis-exporter'][1]}",
-                           f"--redis.addr={plan.env['SANDBOX_REDIS_URL']}"],
-        "mongo-exporter": [f"--web.listen-address=127.0.0.1:{EXPORTERS['mongo-exporter'][1]}",
-                           f"--mongodb.uri={plan.env['SANDBOX_MONGO_URL']}",
+        "postgres-exporter": [],
+        "redis-exporter": [f"--redis.addr={plan.env['SANDBOX_REDIS_URL']}"],
+        "mongo-exporter": [f"--mongodb.uri={plan.env['SANDBOX_MONGO_URL']}",
                            *chart_exporter_args("mongo")],
     }  # fmt: skip
     extra = {"postgres-exporter": {"DATA_SOURCE_NAME": f"{pg_url}?sslmode=disable"}}
     for job, binary in binaries.items():
-        spawn(job, [str(binary), *argv[job]], process_env(plan, **extra.get(job, {})))
+        listen = f"--web.listen-address=127.0.0.1:{EXPORTERS[job][1]}"
+        spawn(job, [str(binary), listen, *argv[job]], process_env(plan, **extra.get(job, {})))
     for job, (_, port) in EXPORTERS.items():
         wait_until(job, lambda port=port: http_ok(f"http://127.0.0.1:{port}/metrics"), 30)
 

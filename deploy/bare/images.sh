@@ -8,8 +8,11 @@
 #                           image with its own user, entrypoint and files
 #                           (entrypoints in deploy/bare/images/); mongo is
 #                           FerretDB on SQLite behind a mongod-style entrypoint
-#   *-exporter              a static binary from deploy/bare/modules/ (built
-#                           by build.sh) alone in an image, as upstream ships it
+#   *-exporter, prometheus, prometheus-operator, prometheus-config-reloader
+#                           a static binary from deploy/bare/modules/ (built
+#                           by build.sh) alone in an image, where upstream's
+#                           image has it (the monitoring the cluster tests
+#                           install: deploy/bare/monitoring.py)
 # An image is rebuilt only when its inputs change: it carries the hash of
 # what it was made from in a label (FORCE=1 rebuilds anyway).
 #   images.sh [build]   build what is missing or stale, print the references
@@ -23,7 +26,25 @@ PG_MAJOR=15     # bookworm's PostgreSQL
 REDIS_MAJOR=7   # bookworm's Redis
 PREFIX=sandbox.local/standin
 LABEL=sandbox.inputs
-EXPORTERS=(postgres_exporter redis_exporter mongodb_exporter)
+# Images of one static binary: NAME=MODULE:PATH[:PORT] (the wrapper module
+# under deploy/bare/modules/ that builds it, where upstream's image has it,
+# and the port upstream's image exposes). Tagged with the module's version,
+# Prometheus with its release (v0.3XX.Y is v3.XX.Y).
+STATIC=(
+  postgres_exporter=postgres_exporter:/bin/postgres_exporter:9187
+  redis_exporter=redis_exporter:/redis_exporter:9121
+  mongodb_exporter=mongodb_exporter:/mongodb_exporter:9216
+  prometheus=prometheus:/bin/prometheus:9090
+  prometheus_operator=prometheus-operator:/bin/operator:8080
+  prometheus_config_reloader=prometheus-operator:/bin/prometheus-config-reloader:8080
+)
+declare -A MODULE_OF PATH_IN PORT_OF
+STATIC_NAMES=()
+for entry in "${STATIC[@]}"; do
+  IFS=: read -r module path port <<<"${entry#*=}"
+  name="${entry%%=*}"
+  STATIC_NAMES+=("$name") MODULE_OF[$name]="$module" PATH_IN[$name]="$path" PORT_OF[$name]="$port"
+done
 
 FERRETDB_VERSION="$(module_version scripts/ferretdb github.com/FerretDB/FerretDB)"
 
@@ -34,15 +55,17 @@ declare -A REF=(
   [redis]="$PREFIX/redis:$REDIS_MAJOR"
   [mongo]="$PREFIX/mongo-ferretdb:$FERRETDB_VERSION"
 )
-for name in "${EXPORTERS[@]}"; do
-  bin_dir="$(wrapper_bin_dir "$name")"
-  REF[$name]="$PREFIX/${name//_/-}:${bin_dir#"$BARE_TOOLS/$name-"}"
+for name in "${STATIC_NAMES[@]}"; do
+  module="${MODULE_OF[$name]}"
+  tag="$(wrapper_bin_dir "$module")" tag="${tag#"$BARE_TOOLS/$module-"}"
+  [[ "$name" != prometheus ]] || tag="$(prometheus_release "$tag")"
+  REF[$name]="$PREFIX/${name//_/-}:$tag"
 done
 DATASTORES=(postgres redis mongo)
 
 list() {
   local name
-  for name in "${DATASTORES[@]}" "${EXPORTERS[@]}"; do
+  for name in "${DATASTORES[@]}" "${STATIC_NAMES[@]}"; do
     echo "$(key_of "$name")=${REF[$name]}"
   done
 }
@@ -200,24 +223,27 @@ build_datastores() {
     "EXPOSE 27017" 'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["mongod"]'
 }
 
-# The exporter images: the binary where upstream's image has it, on its default
-# port (the chart's), a passwd with nobody in it, and /tmp.
-declare -A EXPORTER_PATH=([postgres_exporter]=/bin/postgres_exporter
-  [redis_exporter]=/redis_exporter [mongodb_exporter]=/mongodb_exporter)
-declare -A EXPORTER_PORT=([postgres_exporter]=9187 [redis_exporter]=9121 [mongodb_exporter]=9216)
-build_exporter() {
-  local name="$1" hash="$3" dir="$2/$1" bin
-  bin="$(wrapper_bin_dir "$name")/$name"
-  [[ -x "$bin" ]] || die "$bin is missing: deploy/bare/build.sh modules $name"
-  mkdir -p "$dir/etc" "$dir$(dirname "${EXPORTER_PATH[$name]}")"
+# The static images: the binary where upstream's image has it, a passwd with
+# nobody in it, /tmp, and for Prometheus its data directory (the operator
+# mounts the volume there) and configuration directory.
+build_static() {
+  local name="$1" hash="$3" dir="$2/$1" bin path="${PATH_IN[$1]}" extra=()
+  bin="$(wrapper_bin_dir "${MODULE_OF[$name]}")/$(basename "$path")"
+  [[ -x "$bin" ]] || die "$bin is missing: deploy/bare/build.sh modules ${MODULE_OF[$name]}"
+  mkdir -p "$dir/etc" "$dir$(dirname "$path")"
   install -d -m 1777 "$dir/tmp"
-  install -m 755 "$bin" "$dir${EXPORTER_PATH[$name]}"
+  install -m 755 "$bin" "$dir$path"
   printf '%s\n' root:x:0:0:root:/root:/sbin/nologin nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin \
     >"$dir/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
   chown -R 0:0 "$dir"
-  import_dir "$dir" "${REF[$name]}" "$hash" "USER 65534:65534" "EXPOSE ${EXPORTER_PORT[$name]}" \
-    "ENTRYPOINT [\"${EXPORTER_PATH[$name]}\"]"
+  if [[ "$name" == prometheus ]]; then
+    install -m 755 "$(dirname "$bin")/promtool" "$dir/bin/promtool"
+    install -d -o 65534 -g 65534 "$dir/prometheus" "$dir/etc/prometheus"
+    extra=("WORKDIR /prometheus")
+  fi
+  import_dir "$dir" "${REF[$name]}" "$hash" "USER 65534:65534" "EXPOSE ${PORT_OF[$name]}" "${extra[@]}" \
+    "ENTRYPOINT [\"$path\"]"
 }
 
 GO_JOB="" WORK=""
@@ -231,7 +257,7 @@ cleanup() {
 }
 
 build() {
-  local name datastores=0 stale_exporters=()
+  local name datastores=0 stale_static=() modules=()
   local -A hash
   ensure_docker
   DATASTORES_HASH="$(inputs_hash deploy/bare/images/*.sh docker/base/debian-mirror.sh \
@@ -239,36 +265,38 @@ build() {
   for name in "${DATASTORES[@]}"; do
     current "${REF[$name]}" "$DATASTORES_HASH" || datastores=1
   done
-  for name in "${EXPORTERS[@]}"; do
-    hash[$name]="$(inputs_hash deploy/bare/modules/"$name"/*)"
-    current "${REF[$name]}" "${hash[$name]}" || stale_exporters+=("$name")
+  for name in "${STATIC_NAMES[@]}"; do
+    hash[$name]="$(inputs_hash deploy/bare/modules/"${MODULE_OF[$name]}"/*)"
+    current "${REF[$name]}" "${hash[$name]}" && continue
+    stale_static+=("$name")
+    [[ " ${modules[*]} " == *" ${MODULE_OF[$name]} "* ]] || modules+=("${MODULE_OF[$name]}")
   done
 
-  if ((datastores || ${#stale_exporters[@]})); then
+  if ((datastores || ${#stale_static[@]})); then
     WORK="$(mktemp -d "${TMPDIR:-/var/tmp}/sandbox-images.XXXXXX")"
     trap cleanup EXIT
   fi
   # Each Go build runs while the disk-bound step before the images that need
-  # it does: FerretDB beside debootstrap, the exporters beside the imports.
+  # it does: FerretDB beside debootstrap, the static binaries beside the imports.
   if ((datastores)); then
     build_ferretdb &
     GO_JOB=$!
     make_root "$WORK/root"
     wait "$GO_JOB" || die "building FerretDB failed (log above)"
   fi
-  if ((${#stale_exporters[@]})); then
-    bash deploy/bare/build.sh modules "${stale_exporters[@]}" &
+  if ((${#stale_static[@]})); then
+    bash deploy/bare/build.sh modules "${modules[@]}" &
     GO_JOB=$!
   fi
   if ((datastores)); then build_datastores "$WORK/root" "$WORK"; fi
-  if ((${#stale_exporters[@]})); then
-    wait "$GO_JOB" || die "building the exporters failed (log above)"
-    for name in "${stale_exporters[@]}"; do
-      build_exporter "$name" "$WORK" "${hash[$name]}"
+  if ((${#stale_static[@]})); then
+    wait "$GO_JOB" || die "building the static binaries failed (log above)"
+    for name in "${stale_static[@]}"; do
+      build_static "$name" "$WORK" "${hash[$name]}"
     done
   fi
   GO_JOB=""
-  for name in "${DATASTORES[@]}" "${EXPORTERS[@]}"; do
+  for name in "${DATASTORES[@]}" "${STATIC_NAMES[@]}"; do
     echo "${REF[$name]}"
   done
 }

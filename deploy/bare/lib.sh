@@ -27,3 +27,9 @@ wrapper_bin_dir() {
   [[ -n "$main" ]] || die "$dir/tools.go has no '// main: MODULE' line"
   echo "$BARE_TOOLS/$1-$(module_version "$dir" "$main")"
 }
+# prometheus_release MODULE_VERSION -> the Prometheus release it is
+# (github.com/prometheus/prometheus v0.313.1 is Prometheus v3.13.1)
+prometheus_release() {
+  local v="${1#v0.}"
+  echo "v$((${v%%.*} / 100)).$((${v%%.*} % 100)).${v#*.}"
+}

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-: "${CLUSTER:=auto}" "${HELM:=helm}" "${KIND:=kind}" "${IMAGE:?}" "${LOADTEST_IMAGE:?}"
+: "${CLUSTER:=auto}" "${HELM:=helm}" "${KIND:=kind}" "${IMAGE:?}" "${LOADTEST_IMAGE:?}" "${KPS_VERSION:?}"
 command -v "$HELM" >/dev/null 2>&1 || [[ ! -x .tools/bin/helm ]] || HELM="$PWD/.tools/bin/helm"
 : "${PYTEST:=.venv/bin/pytest}" "${PYTEST_ARGS:=}" "${KEEP_CLUSTER:=0}"
 KIND_CLUSTER=sandbox-test
@@ -84,6 +84,13 @@ case "$CLUSTER" in
     bash deploy/bare/crds.sh apply
     bash deploy/bare/cluster.sh import "$IMAGE" "$LOADTEST_IMAGE" "${standins[@]}"
     phase "CRDs and images"
+    # The monitoring make up installs with kube-prometheus-stack: the operator
+    # and a Prometheus with our values' selectors (deploy/bare/monitoring.py).
+    step "the Prometheus Operator and Prometheus"
+    "${PYTHON:-.venv/bin/python}" deploy/bare/monitoring.py "$(bash deploy/bare/images.sh list)" |
+      "$KUBECTL" apply --server-side --field-manager=sandbox-bare -f - >/dev/null
+    "$KUBECTL" -n monitoring rollout status deploy/kps-kube-prometheus-stack-operator --timeout=180s
+    phase monitoring
     # The kind profile, with the datastores and exporters from the stand-ins.
     values+=" $standin_values"
     ;;
@@ -103,6 +110,8 @@ case "$CLUSTER" in
       CLUSTER=kind CLUSTER_NAME="$KIND_CLUSTER" HOST_PORT="${TEST_HOST_PORT:-18080}" source deploy/scripts/up.sh
       create_cluster
       for ref in "$IMAGE" "$LOADTEST_IMAGE"; do cluster_load "$ref"; done
+      # Monitoring as make up installs it (the sandbox's ServiceMonitors need its CRDs).
+      install_kps
     )
     phase "cluster up"
     ;;

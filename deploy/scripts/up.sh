@@ -168,6 +168,12 @@ helm_up() {  # helm_up RELEASE NAMESPACE CHART VERSION REPO [VALUES_FILE | --set
   step "helm $release ($chart $version) in $ns"
   "$HELM" "${args[@]}" >/dev/null
 }
+# kube-prometheus-stack (the Prometheus Operator, Prometheus and Grafana) with
+# our values, and any more values files or --set pairs given
+install_kps() {
+  helm_up kps monitoring kube-prometheus-stack "$KPS_VERSION" https://prometheus-community.github.io/helm-charts \
+    "$P/kube-prometheus-stack.yaml" "$@"
+}
 # The images ECK runs for our Elasticsearch and Kibana: its default repository
 # for each, at the version deploy/platform/eck-stack.yaml asks for.
 elastic_images() {
@@ -239,7 +245,7 @@ main() {
   done
   "$KUBECTL" apply -f "$P/gateway.yaml" >/dev/null
 
-  local kps_values=("$P/kube-prometheus-stack.yaml" --set "grafana.grafana\.ini.server.root_url=$(grafana_url)") es_password=""
+  local kps_values=(--set "grafana.grafana\.ini.server.root_url=$(grafana_url)") es_password=""
   if [[ "$PROFILE" == full ]]; then
     helm_up eck-operator elastic-system eck-operator "$ECK_OPERATOR_VERSION" https://helm.elastic.co "$P/eck-operator.yaml"
     for image in $(elastic_images); do  # ECK makes these pods, so no chart names their images
@@ -263,7 +269,7 @@ main() {
     ES_PASSWORD="$es_password" KUBECTL="$KUBECTL" bash deploy/scripts/import-elastic.sh elasticsearch \
       || die "could not install the index template into Elasticsearch (above); run make up again"
   fi
-  helm_up kps monitoring kube-prometheus-stack "$KPS_VERSION" https://prometheus-community.github.io/helm-charts "${kps_values[@]}"
+  install_kps "${kps_values[@]}"
   "$KUBECTL" apply -f "$P/grafana-route.yaml" >/dev/null
   if [[ "$PROFILE" == full ]]; then
     helm_up fluent-bit logging fluent-bit "$FLUENT_BIT_VERSION" https://fluent.github.io/helm-charts "$P/fluent-bit.yaml" \

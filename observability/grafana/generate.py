@@ -1590,8 +1590,7 @@ def datastores_dashboard() -> Dashboard:
             "Documents in each collection of the activity database ($collStats count).",
             [
                 prom(
-                    "sum by (collection) "
-                    f"(mongodb_collstats_storageStats_count{{{activity}}})",
+                    f"sum by (collection) (mongodb_collstats_storageStats_count{{{activity}}})",
                     "{{collection}}",
                 )
             ],
@@ -1618,8 +1617,7 @@ def datastores_dashboard() -> Dashboard:
     d.add(
         timeseries(
             "Data and index size",
-            "Size of the activity database's documents and indexes (dbStats dataSize, "
-            "indexSize).",
+            "Size of the activity database's documents and indexes (dbStats dataSize, indexSize).",
             [
                 prom(f"max(mongodb_dbstats_dataSize{{{activity}}})", "data"),
                 prom(f"max(mongodb_dbstats_indexSize{{{activity}}})", "indexes"),

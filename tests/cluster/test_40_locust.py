@@ -13,17 +13,8 @@ from tests.utils.kube import Cluster
 def test_in_cluster_locust_runs_headless_and_passes_its_gate(
     cluster: Cluster, installed: subprocess.CompletedProcess[str]
 ) -> None:
-    repository, tag = cluster.loadtest_image.rsplit(":", 1)
-    settings = {
-        "loadtest.enabled": "true", "loadtest.mode": "headless", "loadtest.workers": "2",
-        "loadtest.users": "10", "loadtest.spawnRate": "5", "loadtest.runTime": "40s",
-        # The smoke profile: every request answered, nothing grossly slow on a busy node.
-        "loadtest.sloProfile": "smoke",
-        "loadtest.image.repository": repository, "loadtest.image.tag": tag,
-    }  # fmt: skip
-    args = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
     try:
-        result = cluster.install(*args)
+        result = cluster.install(*cluster.loadtest_args("40s"))
         assert result.returncode == 0, result.stdout + result.stderr
         (master,) = cluster.pods("locust")
         assert len(cluster.pods("locust-worker")) == 2

@@ -149,6 +149,21 @@ def panel_queries() -> list[PanelQuery]:
     return queries
 
 
+def dashboard_queries(namespace: str, with_locust: bool) -> tuple[dict[str, str], list[str]]:
+    """Every panel's PromQL with its variables set for `namespace` (label ->
+    expression), and the Locust-only ones left out with their reason when no
+    Locust exporter is scraped (their other queries stay in)."""
+    dashboards = load_dashboards()
+    queries, skipped = {}, []
+    for query in panel_queries():
+        if query.scope == "locust" and not with_locust and metric_names(query.expr) & LOCUST:
+            skipped.append(f"{query.label}: {query.reason}")
+            continue
+        values = variable_values(dashboards[query.dashboard], namespace)
+        queries[query.label] = substitute(query.expr, values)
+    return queries, skipped
+
+
 def variable_values(dashboard: dict[str, Any], namespace: str) -> dict[str, str]:
     """What each dashboard variable stands for when every option is selected."""
     values = {"namespace": namespace}

@@ -96,6 +96,19 @@ class Cluster:
             capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=900,
         )  # fmt: skip
 
+    def loadtest_args(self, run_time: str, users: int = 10) -> list[str]:
+        """helm --set arguments for the chart's in-cluster Locust: a headless run of
+        `users` for `run_time` with two workers, gated by the smoke SLO profile
+        (every request answered, nothing grossly slow on a busy node)."""
+        repository, tag = self.loadtest_image.rsplit(":", 1)
+        settings = {
+            "loadtest.enabled": "true", "loadtest.mode": "headless", "loadtest.workers": "2",
+            "loadtest.users": str(users), "loadtest.spawnRate": "5", "loadtest.runTime": run_time,
+            "loadtest.sloProfile": "smoke",
+            "loadtest.image.repository": repository, "loadtest.image.tag": tag,
+        }  # fmt: skip
+        return [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+
     def helm(self, *args: str, check: bool = True) -> str:
         return self.run(self.helm_bin, *args, "-n", self.namespace, check=check, timeout=900).stdout
 
@@ -117,20 +130,28 @@ class Cluster:
         return plain[0]
 
     def service_url(self, component: str, port_name: str | None = None) -> str:
-        """The Service's address: its ClusterIP on bare (the cluster's Service range is
-        routed to this host), a port-forward to it elsewhere (kind's node is a container)."""
+        """A component's Service (see `url`)."""
         service = self.service(component)
         ports = service["spec"]["ports"]
         port = next((p for p in ports if p.get("name") == port_name), ports[0])
-        if self.kind == "bare":
-            return f"http://{service['spec']['clusterIP']}:{port['port']}"
-        return f"http://127.0.0.1:{self.port_forward(service['metadata']['name'], port['port'])}"
+        return self.url(service, port["port"])
 
-    def port_forward(self, service: str, port: int) -> int:
-        key = (service, port)
+    def url(self, service: dict[str, Any], port: int) -> str:
+        """The Service's address: its ClusterIP on bare (the cluster's Service range is
+        routed to this host), a port-forward to it elsewhere (kind's node is a container)."""
+        if self.kind == "bare":
+            return f"http://{service['spec']['clusterIP']}:{port}"
+        metadata = service["metadata"]
+        return (
+            f"http://127.0.0.1:{self.port_forward(metadata['name'], port, metadata['namespace'])}"
+        )
+
+    def port_forward(self, service: str, port: int, namespace: str | None = None) -> int:
+        namespace = namespace or self.namespace
+        key = (f"{namespace}/{service}", port)
         if key not in self._forwards:
             process = subprocess.Popen(
-                [self.kubectl_bin, "-n", self.namespace, "port-forward", f"svc/{service}", f":{port}"],
+                [self.kubectl_bin, "-n", namespace, "port-forward", f"svc/{service}", f":{port}"],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env,
             )  # fmt: skip
             assert process.stdout is not None
