@@ -2,8 +2,10 @@
 # The CustomResourceDefinitions the sandbox chart's objects need (HTTPRoute,
 # ServiceMonitor, PrometheusRule, ...) on the bare test cluster, where no
 # Envoy Gateway or kube-prometheus-stack chart brings them. They come from the
-# source of the Go modules that deploy/bare/crds/go.mod pins (the one place
-# their versions live), at the versions those charts ship on kind:
+# source of Go modules, at the versions those charts ship on kind, pinned in
+# one place each: Gateway API in deploy/bare/crds/go.mod, the Prometheus
+# Operator in deploy/bare/modules/prometheus-operator/go.mod (the operator the
+# cluster tests run is built from the same module):
 #   - Gateway API: the channel Envoy Gateway's gateway-helm chart installs
 #     (experimental; GATEWAY_API_CHANNEL=standard for the standard channel
 #     alone), every CRD of config/crd/<channel>/;
@@ -21,18 +23,17 @@ source deploy/bare/lib.sh
 KUBECTL="${KUBECTL:-kubectl}"
 GATEWAY_API_CHANNEL="${GATEWAY_API_CHANNEL:-experimental}"
 CRD_TIMEOUT="${CRD_TIMEOUT:-120s}"
-MODULE_DIR=deploy/bare/crds
 GATEWAY_API=sigs.k8s.io/gateway-api
 PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator
 
-# source_dir MODULE -> the directory of MODULE's source, at the version
-# deploy/bare/crds/go.mod requires, downloaded (and checked against its
-# go.sum) when not in the module cache yet
+# source_dir DIR MODULE -> the directory of MODULE's source, at the version
+# DIR/go.mod requires, downloaded (and checked against DIR/go.sum) when not
+# in the module cache yet
 source_dir() {
-  local module="$1" version json dir
-  version="$(cd "$MODULE_DIR" && "$GO" list -m -f '{{.Version}}' "$module")" ||
-    die "cannot read the version of $module that $MODULE_DIR/go.mod requires"
-  json="$(cd "$MODULE_DIR" && "$GO" mod download -json "$module@$version")" ||
+  local dir="$1" module="$2" version json
+  version="$(module_version "$dir" "$module")" ||
+    die "cannot read the version of $module that $dir/go.mod requires"
+  json="$(cd "$dir" && "$GO" mod download -json "$module@$version")" ||
     die "cannot download $module@$version: $(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")"
   dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")"
   [[ -n "$dir" && -d "$dir" ]] || die "go mod download gave no directory for $module@$version"
@@ -54,8 +55,8 @@ files() {
   [[ "$GATEWAY_API_CHANNEL" == experimental || "$GATEWAY_API_CHANNEL" == standard ]] ||
     die "GATEWAY_API_CHANNEL must be experimental or standard, not $GATEWAY_API_CHANNEL"
   local gateway_api prometheus_operator
-  gateway_api="$(source_dir "$GATEWAY_API")"
-  prometheus_operator="$(source_dir "$PROMETHEUS_OPERATOR")"
+  gateway_api="$(source_dir deploy/bare/crds "$GATEWAY_API")"
+  prometheus_operator="$(source_dir deploy/bare/modules/prometheus-operator "$PROMETHEUS_OPERATOR")"
   crd_files "$gateway_api/config/crd/$GATEWAY_API_CHANNEL"
   crd_files "$prometheus_operator/example/prometheus-operator-crd"
 }

@@ -1,9 +1,12 @@
 // The Prometheus Operator and its config reloader for the bare test
-// cluster's monitoring (deploy/bare/images.sh, deploy/bare/monitoring.sh):
-// the release kube-prometheus-stack (KPS_VERSION in deploy/deploy.mk) ships,
-// the same as deploy/bare/crds/go.mod's. Upstream's go.mod points its two
-// API modules at its own directories; here they are the published copies of
-// the same release.
+// cluster's monitoring (deploy/bare/images.sh, deploy/bare/monitoring.py),
+// and the source of the monitoring.coreos.com CRDs it installs
+// (deploy/bare/crds.sh: example/prometheus-operator-crd/, the files
+// kube-prometheus-stack's crds subchart carries): the release
+// kube-prometheus-stack (KPS_VERSION in deploy/deploy.mk) ships, its
+// Chart.yaml appVersion; bump it with KPS_VERSION. Upstream's go.mod points
+// its two API modules at its own directories; here they are the published
+// copies of the same release.
 module sandbox/bare/prometheus-operator
 
 go 1.26.0
