@@ -80,9 +80,9 @@ def _options(parser: Any) -> None:
     )
     parser.add_argument(
         "--metrics-host",
-        default="",
+        default="127.0.0.1",
         env_var="LOCUST_METRICS_HOST",
-        help="Address /metrics listens on (default: every interface)",
+        help="Address /metrics listens on (default: loopback; the chart's master: every interface)",
         include_in_web_ui=False,
     )
     parser.add_argument(
@@ -158,7 +158,7 @@ def _is_worker(environment: Any) -> bool:
 def _on_init(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     port = int(getattr(options, "metrics_port", 9646) or 0) if options else 9646
-    host = getattr(options, "metrics_host", "") if options else ""
+    host = getattr(options, "metrics_host", "127.0.0.1") if options else "127.0.0.1"
     prometheus_export.install(environment, port, host)
     _STATE["environment"] = environment
 

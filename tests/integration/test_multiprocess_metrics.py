@@ -48,12 +48,14 @@ def test_two_worker_processes_share_one_exposition(env: dict[str, str], tmp_path
         with httpx.Client(base_url=base) as client:
             for _ in range(requests):
                 # A new connection each time, so both processes get some.
-                assert client.get("/healthz", headers={"Connection": "close"}).status_code == 200
+                # (Probes are not counted; an unmatched route is, as <unmatched>.)
+                missing = client.get("/api/v1/no-such-route", headers={"Connection": "close"})
+                assert missing.status_code == 404
         text = httpx.get(f"{base}/metrics").text
         served = sum(
             float(m.group(1))
             for m in re.finditer(
-                r'^sandbox_http_requests_total\{[^}]*route="/healthz"[^}]*\} ([0-9.e+]+)$',
+                r'^sandbox_http_requests_total\{[^}]*route="<unmatched>"[^}]*\} ([0-9.e+]+)$',
                 text,
                 re.MULTILINE,
             )  # fmt: skip

@@ -11,8 +11,10 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
+from sandbox_common import metrics
 from sandbox_common.context import accept_request_id, is_valid_request_id
 from sandbox_common.errors import Conflict, install_error_handlers
+from sandbox_common.health import health_router
 from sandbox_common.logging import configure_logging, get_logger
 from sandbox_common.metrics import status_class
 from sandbox_common.middleware import RequestMiddleware
@@ -88,6 +90,37 @@ def test_errors_have_the_contract_shape_and_leak_nothing() -> None:
     missing = client.get("/nowhere")
     assert missing.status_code == 404
     assert set(missing.json()) == {"detail", "request_id"}
+
+
+def _requests_counted(route: str) -> float:
+    return sum(
+        sample.value
+        for family in metrics.HTTP_REQUESTS.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("route") == route
+    )
+
+
+def test_probes_and_scrapes_are_neither_logged_nor_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = _app()
+    app.include_router(health_router())
+    app.state.readiness_checks = {}
+    logged: list[str] = []
+    monkeypatch.setattr(
+        "sandbox_common.middleware._log",
+        type("Log", (), {"info": lambda _, *a, **k: logged.append(k["url.path"]),
+                         "error": lambda _, *a, **k: logged.append(k["url.path"])})(),
+    )  # fmt: skip
+    before = {route: _requests_counted(route) for route in ("/healthz", "/readyz", "/metrics")}
+    client = TestClient(app)
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert client.get(path).status_code == 200
+    assert client.get("/items/7").status_code == 200
+    assert logged == ["/items/7"]
+    assert {route: _requests_counted(route) for route in before} == before
+    assert _requests_counted("/items/{item_id}") >= 1
 
 
 def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(

@@ -13,6 +13,10 @@ from sandbox_common.responses import JSONResponse
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 CHECK_TIMEOUT_SECONDS = 2.0
+HEALTH_PATH, READY_PATH, METRICS_PATH = "/healthz", "/readyz", "/metrics"
+# What probes and Prometheus call: no client's request, so neither in the
+# access log nor in the request metrics the SLO reads.
+OPERATIONAL_PATHS = frozenset({HEALTH_PATH, READY_PATH, METRICS_PATH})
 
 
 async def _run(check: ReadinessCheck) -> str:
@@ -36,11 +40,11 @@ async def run_checks(checks: Mapping[str, ReadinessCheck]) -> dict[str, str]:
 def health_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/healthz")
+    @router.get(HEALTH_PATH)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get(READY_PATH)
     async def readyz(request: Request) -> JSONResponse:
         checks: Mapping[str, ReadinessCheck] = request.app.state.readiness_checks
         results = await run_checks(checks)
@@ -50,7 +54,7 @@ def health_router() -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics")
+    @router.get(METRICS_PATH)
     async def metrics_endpoint() -> Response:
         body, content_type = render_latest()
         return Response(body, media_type=content_type)

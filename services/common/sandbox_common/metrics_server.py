@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sandbox_common.health import HEALTH_PATH, METRICS_PATH, READY_PATH
 from sandbox_common.metrics import render_latest
 
 
@@ -14,16 +15,16 @@ def serve_metrics(
     port: int,
     *,
     ready: Callable[[], bool] = lambda: True,
-    host: str = "0.0.0.0",  # noqa: S104
+    host: str,
 ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.startswith("/metrics"):
+            if self.path.startswith(METRICS_PATH):
                 body, content_type = render_latest()
                 self._answer(200, body, content_type)
-            elif self.path == "/healthz":
+            elif self.path == HEALTH_PATH:
                 self._answer(200, b'{"status":"ok"}', "application/json")
-            elif self.path == "/readyz":
+            elif self.path == READY_PATH:
                 ok = _safe(ready)
                 body = b'{"status":"ready"}' if ok else b'{"status":"unready"}'
                 self._answer(200 if ok else 503, body, "application/json")

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox_common import metrics
 from sandbox_common.context import REQUEST_ID_HEADER, accept_request_id
+from sandbox_common.health import OPERATIONAL_PATHS
 from sandbox_common.logging import get_logger
 
 _HEADER = REQUEST_ID_HEADER.lower().encode()
@@ -33,7 +34,8 @@ class RequestMiddleware:
         self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in OPERATIONAL_PATHS:
+            # Probes and scrapes are not clients' requests: unlogged, uncounted.
             await self.app(scope, receive, send)
             return
 

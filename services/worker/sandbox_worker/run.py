@@ -62,7 +62,7 @@ def worker() -> None:
     app = create_worker_app(settings)
     # Queue depth is exported by beat alone (one process), not once per worker replica.
     collector = QueueLengthCollector(settings.broker_url)
-    serve_metrics(settings.metrics_port, ready=lambda: metrics_ready(collector))
+    serve_metrics(settings.metrics_port, host=settings.host, ready=lambda: metrics_ready(collector))
 
     @signals.worker_ready.connect(weak=False)
     def _up(**_: Any) -> None:
@@ -115,7 +115,7 @@ def beat() -> None:
     settings = _settings("beat")
     app = create_worker_app(settings)
     REGISTRY.register(QueueLengthCollector(settings.broker_url))
-    serve_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port, host=settings.host)
 
     @signals.before_task_publish.connect(weak=False)
     def _tick(**_: Any) -> None:
