@@ -114,3 +114,14 @@ class TestPasswords:
         assert not security.verify_password(hashed, "wrong horse")
         assert not security.verify_password(None, "anything")
         assert not security.verify_password("not a hash", "anything")
+
+    def test_owasp_parameters_and_an_older_hash_is_redone(self) -> None:
+        hashed = security.hash_password("correct horse")
+        assert "$m=19456,t=2,p=1$" in hashed
+        assert not security.needs_rehash(hashed)
+        # argon2-cffi's defaults, which earlier releases stored: still verify, redone at login.
+        from argon2 import PasswordHasher
+
+        old = PasswordHasher().hash("correct horse")
+        assert security.verify_password(old, "correct horse")
+        assert security.needs_rehash(old)

@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 
 from sandbox_common.settings import CommonSettings
+from user_service import security
 
 
 class UserSettings(CommonSettings):
@@ -17,6 +18,9 @@ class UserSettings(CommonSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_max_failures_per_client: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    password_hash_time_cost: int = Field(default=security.TIME_COST, ge=1)
+    password_hash_memory_kib: int = Field(default=security.MEMORY_KIB, ge=8 * 1024)
+    password_hash_parallelism: int = Field(default=security.PARALLELISM, ge=1, le=16)
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 

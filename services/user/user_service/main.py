@@ -17,7 +17,7 @@ from sandbox_common.logging import get_logger
 from sandbox_common.migrate import check_schema, head_revision
 from sandbox_common.redis import create_redis
 from sandbox_common.startup import in_background
-from user_service import service
+from user_service import security, service
 from user_service.config import UserSettings
 from user_service.router import auth, jwks, users
 from user_service.security import TokenSigner
@@ -42,6 +42,11 @@ async def _bootstrap_admin(app: FastAPI, settings: UserSettings) -> None:
 
 def create_app(settings: UserSettings | None = None) -> FastAPI:
     settings = settings or UserSettings()  # type: ignore[call-arg]
+    security.configure_hashing(
+        time_cost=settings.password_hash_time_cost,
+        memory_kib=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
     signer = TokenSigner.from_files(
         settings.jwt_private_key_file,
         previous_public_keys_file=settings.jwt_previous_public_keys_file,
