@@ -513,7 +513,9 @@ def start_exporters(plan: Plan) -> None:
         wait_until(job, lambda port=port: http_ok(f"http://127.0.0.1:{port}/metrics"), 30)
 
 
-def prometheus_config() -> Path:
+def prometheus_config(path: Path = LOCAL / "prometheus.yml") -> Path:
+    """The local Prometheus's configuration (every process of the stack, our
+    rules), written to `path`."""
     jobs = {**SERVICE_PORTS,
             "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT, "locust": 9646,
             **{job: port for job, (_, port) in EXPORTERS.items()}}  # fmt: skip
@@ -532,7 +534,6 @@ def prometheus_config() -> Path:
             f"      - targets: ['127.0.0.1:{port}']",
             "        labels: {namespace: local}",
         ]
-    path = LOCAL / "prometheus.yml"
     path.write_text("\n".join(lines) + "\n")
     return path
 

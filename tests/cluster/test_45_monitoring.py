@@ -22,7 +22,7 @@ import yaml
 from tests.observability.obs_support import dashboard_queries
 from tests.utils.api import eventually
 from tests.utils.kube import Cluster
-from tests.utils.observe import Traffic, instant, wait_for_series
+from tests.utils.observe import Traffic, alerts_raised, instant, wait_for_series
 from tests.utils.stack import ROOT
 
 sys.path.insert(0, str(ROOT / "deploy" / "bare"))
@@ -148,20 +148,47 @@ def test_the_chart_rules_are_loaded_and_every_rule_evaluates(prometheus: httpx.C
     assert not failing, f"rules that do not evaluate: {failing}"
 
 
+def traffic(cluster: Cluster, urls: dict[str, str]) -> Traffic:
+    """Traffic through the cluster's Services, admin writes included."""
+    secret = f"{cluster.release}-credentials"
+    return Traffic(
+        urls,
+        (
+            cluster.secret_value(secret, "admin-email"),
+            cluster.secret_value(secret, "admin-password"),
+        ),
+    )
+
+
+def test_a_healthy_release_under_traffic_raises_no_alert(
+    cluster: Cluster, prometheus: httpx.Client, urls: dict[str, str]
+) -> None:
+    """Six evaluation periods (15 s) of real traffic: any alert pending or firing is a false alarm."""
+    raised: dict[str, str] = {}
+
+    def watch(turn: int) -> None:
+        if turn % 10 == 0:
+            raised.update({**alerts_raised(prometheus, cluster.namespace), **raised})
+
+    client = traffic(cluster, urls)
+    try:
+        watch(0)
+        client.run(90, on_turn=watch)
+        watch(0)
+    finally:
+        client.close()
+    assert not raised, f"alerts on a healthy release: {raised}"
+
+
 def test_every_dashboard_query_has_data_after_traffic_and_an_in_cluster_locust_run(
     cluster: Cluster, prometheus: httpx.Client, urls: dict[str, str]
 ) -> None:
-    secret = f"{cluster.release}-credentials"
-    admin = (
-        cluster.secret_value(secret, "admin-email"),
-        cluster.secret_value(secret, "admin-password"),
-    )
-    traffic = Traffic(urls, admin)
+    client = traffic(cluster, urls)
     try:
-        traffic.run(40)
+        client.run(40)
     finally:
-        traffic.close()
-    assert {2, 4} <= {status // 100 for status in traffic.statuses}, dict(traffic.statuses)
+        client.close()
+    assert {2, 4} <= {status // 100 for status in client.statuses}, dict(client.statuses)
 
     try:
         result = cluster.install(*cluster.loadtest_args(LOCUST_RUN))
@@ -185,6 +212,7 @@ def test_every_dashboard_query_has_data_after_traffic_and_an_in_cluster_locust_r
 
 
 def alerts(prometheus: httpx.Client, name: str, namespace: str) -> list[dict[str, Any]]:
+    """The alerts named `name` in `namespace`, with their state."""
     found = prometheus.get("/api/v1/alerts").json()["data"]["alerts"]
     return [
         a for a in found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,6 +19,17 @@ def instant(prometheus: httpx.Client, expr: str) -> list[dict[str, Any]]:
         raise AssertionError(f"{body.get('errorType')}: {body.get('error')} in {expr}")
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def alerts_raised(prometheus: httpx.Client, namespace: str | None = None) -> dict[str, str]:
+    """Every alert pending or firing now (in `namespace` when given): "name job" -> state and summary."""
+    raised = {}
+    for alert in prometheus.get("/api/v1/alerts").json()["data"]["alerts"]:
+        labels = alert["labels"]
+        if namespace is None or labels.get("namespace") == namespace:
+            key = f"{labels['alertname']} {labels.get('job', '')}".strip()
+            raised[key] = f"{alert['state']}: {alert['annotations'].get('summary', '')}"
+    return raised
 
 
 def wait_for_series(
@@ -187,7 +199,9 @@ class Traffic:
         for client in (self.user, self.catalog, self.activity):
             self.call(client, "GET", "/api/v1/no-such-route")  # 404 <unmatched>
 
-    def run(self, seconds: float) -> None:
+    def run(self, seconds: float, on_turn: Callable[[int], None] | None = None) -> int:
+        """Browse, write and register for `seconds`; `on_turn` is called after
+        every round. The number of rounds."""
         deadline = time.monotonic() + seconds
         self.tokens = [self.new_user() for _ in range(3)]
         self.admin = self.admin_token()
@@ -204,4 +218,7 @@ class Traffic:
                 self.write_products()
                 self.tokens.append(self.new_user())
             turn += 1
+            if on_turn:
+                on_turn(turn)
             time.sleep(0.1)
+        return turn
