@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
 import structlog
@@ -153,3 +154,21 @@ def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(
     assert second["message"] == "from the standard library"
     assert second["log.level"] == "warning"
     assert second["log.logger"] == "uvicorn.error"
+
+
+def test_api_docs_pages_load_their_assets_from_the_service_not_a_cdn() -> None:
+    from sandbox_common.app import create_app
+    from sandbox_common.settings import CommonSettings
+
+    settings = CommonSettings(redis_url="redis://127.0.0.1:1/0", broker_url="redis://127.0.0.1:1/1")
+    app = create_app(service="unit", settings=settings, routers=[], readiness_checks=lambda _: {})
+    client = TestClient(app)
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200, page
+        assert not re.search(r"https?://", html.text), f"{page} reaches out of the service"
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html.text)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            assert client.get(asset).status_code == 200, asset

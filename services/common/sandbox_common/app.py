@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from sandbox_common import __version__
 from sandbox_common.errors import install_error_handlers
@@ -43,7 +44,10 @@ def create_app(
             app.state.readiness_checks = readiness_checks(app)
             yield
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's assets from the
+    # fastapi-offline package, served by the service itself: no CDN, so the
+    # pages work offline.
+    app = FastAPIOffline(
         title=f"sandbox {service} service",
         version=__version__,
         lifespan=_lifespan,
