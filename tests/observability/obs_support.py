@@ -294,6 +294,9 @@ def _strip_parens(expr: str) -> str:
     return expr
 
 
+MATCHING = re.compile(r"^\s*(?:(?:on|ignoring|group_left|group_right)\s*(?:\([^)]*\))?\s*)+")
+
+
 def measurements(expr: str) -> list[str]:
     """The measurements inside an alert condition, each of which must return series.
 
@@ -313,6 +316,8 @@ def measurements(expr: str) -> list[str]:
                 pieces.append(expr[start:position])
                 start = position + len(word)
             pieces.append(expr[start:])
+            # A right-hand side may begin with its vector matching: `unless on (namespace) x`.
+            pieces = [re.sub(MATCHING, "", piece) for piece in pieces]
             return [inner for piece in pieces for inner in measurements(piece)]
     comparison = re.search(r"==|!=|>=|<=|>|<", text)
     if comparison:

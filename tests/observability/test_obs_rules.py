@@ -4,7 +4,9 @@ use documented metrics, and every alert carries what a responder needs."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
+import yaml
 from obs_support import (
     RULE_TESTS,
     RULES,
@@ -94,3 +96,23 @@ def test_measurements_split_alert_conditions() -> None:
     assert measurements("(time() - x) > 300 and y > (6 * 0.005)") == ["time() - x", "y"]
     assert measurements('absent(up{job="x", a=~"b|c"})') == ['up{job="x", a=~"b|c"}']
     assert measurements("(a or b * 0) / c") == ["(a or b * 0) / c"]
+    assert measurements("max by (n) (a) unless on (n) max by (n) (b)") == [
+        "max by (n) (a)",
+        "max by (n) (b)",
+    ]
+
+
+def test_every_alert_measurement_is_valid_promql(tmp_path: Path) -> None:
+    """What the live test queries must parse: promtool checks each as a recording rule."""
+    promtool = require_tool("promtool")
+    rules = [
+        {"record": f"measurement:check:{index}", "expr": expr}
+        for index, expr in enumerate(
+            expr for rule in load_rule_files() if "alert" in rule
+            for expr in measurements(rule["expr"])
+        )
+    ]  # fmt: skip
+    path = tmp_path / "measurements.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "measurements", "rules": rules}]}))
+    result = run(promtool, "check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
