@@ -117,7 +117,9 @@ def test_probes_and_scrapes_are_neither_logged_nor_counted(
     before = {route: _requests_counted(route) for route in ("/healthz", "/readyz", "/metrics")}
     client = TestClient(app)
     for path in ("/healthz", "/readyz", "/metrics"):
-        assert client.get(path).status_code == 200
+        answer = client.get(path, headers={"X-Request-ID": "probe-12345678"})
+        assert answer.status_code == 200
+        assert answer.headers["x-request-id"] == "probe-12345678"
     assert client.get("/items/7").status_code == 200
     assert logged == ["/items/7"]
     assert {route: _requests_counted(route) for route in before} == before

@@ -34,10 +34,12 @@ class RequestMiddleware:
         self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPERATIONAL_PATHS:
-            # Probes and scrapes are not clients' requests: unlogged, uncounted.
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Probes and scrapes are not clients' requests: they keep their request
+        # id but are neither counted nor logged.
+        observe = self.observe and scope["path"] not in OPERATIONAL_PATHS
 
         incoming = None
         for name, value in scope["headers"]:
@@ -61,7 +63,7 @@ class RequestMiddleware:
             await send(message)
 
         start = time.perf_counter()
-        if self.observe:
+        if observe:
             metrics.HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
@@ -72,7 +74,7 @@ class RequestMiddleware:
             status = 500
         finally:
             elapsed = time.perf_counter() - start
-            if self.observe:
+            if observe:
                 metrics.HTTP_IN_FLIGHT.dec()
                 self._record(scope, status, elapsed)
             structlog.contextvars.clear_contextvars()
