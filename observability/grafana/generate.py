@@ -1136,13 +1136,14 @@ def catalog_dashboard() -> Dashboard:
 
 
 def outbox_panels(d: Dashboard, width: int = 8) -> None:
-    # The relay may run in the catalog process or in the worker; take whichever reports.
+    # Each service with a database has an outbox (label `outbox`); the worker relays them.
     d.add(
         timeseries(
             "Outbox backlog",
-            "Product events committed with their write but not yet handed to Celery. It "
-            "should drain to 0 within a few relay runs.",
-            [prom(f"max by (job) (sandbox_outbox_backlog{{{NS}}})", "{{job}}")],
+            "Events and tasks committed with the change that causes them but not yet handed "
+            "to Celery, per outbox (catalog, user). It should drain to 0 within a few relay "
+            "runs.",
+            [prom(f"max by (outbox) (sandbox_outbox_backlog{{{NS}}})", "{{outbox}}")],
             unit="short",
             thresholds=steps(("green", None), ("orange", 100), ("red", 1000)),
             show_thresholds=True,
@@ -1154,7 +1155,7 @@ def outbox_panels(d: Dashboard, width: int = 8) -> None:
             "Oldest unsent outbox event",
             "Age of the oldest unsent outbox row (0 when empty). The OutboxStuck alert fires "
             "above 5 minutes.",
-            [prom(f"max by (job) (sandbox_outbox_oldest_age_seconds{{{NS}}})", "{{job}}")],
+            [prom(f"max by (outbox) (sandbox_outbox_oldest_age_seconds{{{NS}}})", "{{outbox}}")],
             unit="s",
             thresholds=steps(("green", None), ("orange", 60), ("red", 300)),
             show_thresholds=True,

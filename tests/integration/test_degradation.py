@@ -1,17 +1,21 @@
 """Dependencies that fail are handled on purpose: the catalog keeps reading
-without Redis, trending keeps answering without the catalog."""
+without Redis, trending keeps answering without the catalog, and what a
+registration or an account deletion causes survives a broker outage."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
+import psycopg
 import pytest
 
-from tests.utils.api import Account, eventually, new_account
+from tests.utils.api import Account, eventually, feed_event, new_account, register, unique_email
 from tests.utils.catalog import create_product
+from tests.utils.databases import plain_url
 from tests.utils.stack import stack_module
 
 
@@ -30,17 +34,58 @@ def stack():  # type: ignore[no-untyped-def]
     return stack_module()
 
 
-@pytest.fixture
-def redis_stopped(stack, urls: dict[str, str]) -> Iterator[None]:  # type: ignore[no-untyped-def]
+@contextmanager
+def redis_down(stack) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Redis (the caches and the Celery broker) stopped, then back with the worker on it."""
     stack.stop("redis")
     try:
         yield
     finally:
         stack.start_redis(stack.make_plan())
-        # The rest of the suite needs the worker back on the broker.
         worker = f"http://127.0.0.1:{stack.WORKER_METRICS_PORT}/readyz"
         eventually(lambda: stack.http_ok(worker), timeout=90,
                    what="worker reconnected to Redis")  # fmt: skip
+
+
+@pytest.fixture
+def redis_stopped(stack, urls: dict[str, str]) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    with redis_down(stack):
+        yield
+
+
+def test_registration_and_deletion_during_a_broker_outage_lose_nothing(
+    user_api: httpx.Client, activity_api: httpx.Client, admin: Account, env: dict[str, str],
+    stack,  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    leaving = new_account(user_api)
+    email = unique_email("outage")
+    with redis_down(stack):
+        created = register(user_api, email=email)
+        assert created.status_code == 201, created.text
+        deleted = user_api.delete("/api/v1/users/me", headers=leaving.headers)
+        assert deleted.status_code == 202, deleted.text
+    user_id = created.json()["id"]
+
+    def scalar(sql: str, *args: object) -> object:
+        with psycopg.connect(plain_url(env["SANDBOX_USER_DATABASE_URL"])) as conn:
+            row = conn.execute(sql, args).fetchone()
+        return row[0] if row else None
+
+    # The outbox held them; the relay hands them over once the broker is back.
+    eventually(
+        lambda: scalar("SELECT kind FROM notifications WHERE user_id = %s", user_id) == "welcome",
+        timeout=90, interval=1, what="the welcome notification",
+    )  # fmt: skip
+    eventually(
+        lambda: feed_event(activity_api, admin, user_id, "user.registered", user_id),
+        timeout=90, interval=1, what="the user.registered event",
+    )  # fmt: skip
+    eventually(
+        lambda: scalar("SELECT count(*) FROM users WHERE id = %s", leaving.id) == 0,
+        timeout=90, interval=1, what="the deleted account erased",
+    )  # fmt: skip
+    again = register(user_api, email=leaving.email)
+    assert again.status_code == 201, again.text
 
 
 def test_product_reads_survive_redis_going_down(

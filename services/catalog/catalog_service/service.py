@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from anyio import to_thread
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,9 +26,9 @@ from catalog_service.schemas import (
     ProductPublic,
     ProductUpdate,
 )
-from sandbox_common import metrics
+from catalog_service.tasks import RELAY_TASK
+from sandbox_common import metrics, outbox
 from sandbox_common.auth import Principal
-from sandbox_common.celery import publish
 from sandbox_common.context import current_request_id
 from sandbox_common.errors import Conflict, InvalidField, NotFound
 from sandbox_common.logging import get_logger
@@ -199,14 +198,6 @@ def _write_metadata(product: Product) -> dict[str, Any]:
     return {"sku": product.sku, "name": product.name[:100], "price": str(product.price)}
 
 
-async def _kick_relay(celery: Celery) -> None:
-    """Ask for an outbox relay now rather than at the next beat; beat covers a failure."""
-    try:
-        await to_thread.run_sync(lambda: publish(celery, "catalog.tasks.relay_outbox", kwargs={}))
-    except Exception as exc:
-        _log.warning("outbox relay kick failed; beat will relay", error=type(exc).__name__)
-
-
 async def _commit_write(session: AsyncSession) -> None:
     try:
         await session.commit()
@@ -244,7 +235,7 @@ async def create_product(
     await _commit_write(session)
     await session.refresh(product, ["category"])
     metrics.PRODUCTS_WRITTEN.labels("create").inc()
-    await _kick_relay(celery)
+    await outbox.kick(celery, RELAY_TASK)
     return to_public(product)
 
 
@@ -275,7 +266,7 @@ async def update_product(
     await cache.invalidate(product_id)
     await session.refresh(product, ["category"])
     metrics.PRODUCTS_WRITTEN.labels("update").inc()
-    await _kick_relay(celery)
+    await outbox.kick(celery, RELAY_TASK)
     return to_public(product)
 
 
@@ -298,7 +289,7 @@ async def delete_product(
     await session.commit()
     await cache.invalidate(product_id)
     metrics.PRODUCTS_WRITTEN.labels("delete").inc()
-    await _kick_relay(celery)
+    await outbox.kick(celery, RELAY_TASK)
 
 
 def like_event(*, product_id: uuid.UUID, user_id: str) -> dict[str, Any]:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from celery import Celery, current_app, shared_task
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, Row
 
 from catalog_service.models import OutboxEvent
-from sandbox_common import metrics
+from sandbox_common import outbox
 from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
 from sandbox_common.db import create_sync_db
 from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
 
 _log = get_logger(__name__)
-BATCH_SIZE = 100
-MAX_BATCHES_PER_RUN = 50
-KEEP_SENT = timedelta(days=1)
+RELAY_TASK = "catalog.tasks.relay_outbox"
 
 
 def _engine_factory() -> Engine:
@@ -28,57 +27,26 @@ def _engine_factory() -> Engine:
 engine = PerProcess(_engine_factory)
 
 
-def relay_batch(db: Engine, app: Celery | None = None, *, queue: str | None = None) -> int:
-    """Publish one batch of unsent rows and mark them sent, in one transaction.
+def _sender(app: Celery | None, queue: str | None) -> Callable[[Sequence[Row[Any]]], None]:
+    """A batch of product events goes as one ``record_events`` task (the
+    consumer is idempotent on ``event_id``)."""
 
-    ``SKIP LOCKED`` lets two relays run at once without sending a row twice
-    concurrently; a crash after the publish and before the commit re-sends the
-    batch, which the consumer absorbs (it is idempotent on ``event_id``).
-    """
-    with db.begin() as conn:
-        rows = conn.execute(
-            select(OutboxEvent.id, OutboxEvent.event)
-            .where(OutboxEvent.sent_at.is_(None))
-            .order_by(OutboxEvent.id)
-            .limit(BATCH_SIZE)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not rows:
-            return 0
+    def send(rows: Sequence[Row[Any]]) -> None:
         events = [row.event for row in rows]
         publish(app or current_app, "activity.tasks.record_events", kwargs={"events": events},
                 request_id=events[0].get("request_id"), queue=queue)  # fmt: skip
-        conn.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_([row.id for row in rows]))
-            .values(sent_at=func.now())
-        )
-    return len(rows)
+
+    return send
 
 
-def observe_backlog(db: Engine) -> None:
-    with db.connect() as conn:
-        count, oldest = conn.execute(
-            select(func.count(), func.min(OutboxEvent.created_at)).where(
-                OutboxEvent.sent_at.is_(None)
-            )
-        ).one()
-    metrics.OUTBOX_BACKLOG.set(count)
-    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
-    metrics.OUTBOX_OLDEST_AGE.set(max(0.0, age))
+def relay_batch(db: Engine, app: Celery | None = None, *, queue: str | None = None) -> int:
+    return outbox.relay_batch(db, OutboxEvent, [OutboxEvent.event], _sender(app, queue))
 
 
-@shared_task(name="catalog.tasks.relay_outbox", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=RELAY_TASK, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def relay_outbox() -> None:
-    db = engine.get()
-    sent = 0
-    for _ in range(MAX_BATCHES_PER_RUN):
-        count = relay_batch(db)
-        sent += count
-        if count < BATCH_SIZE:
-            break
-    with db.begin() as conn:
-        conn.execute(delete(OutboxEvent).where(OutboxEvent.sent_at < datetime.now(UTC) - KEEP_SENT))
-    observe_backlog(db)
+    sent = outbox.relay(
+        engine.get(), OutboxEvent, [OutboxEvent.event], _sender(None, None), outbox="catalog"
+    )
     if sent:
         _log.info("outbox relayed", count=sent)

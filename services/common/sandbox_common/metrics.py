@@ -93,11 +93,12 @@ EVENTS_INGESTED = Counter(
     "sandbox_events_ingested_total", "Activity events stored, by type and path.", ["type", "source"]
 )
 OUTBOX_BACKLOG = Gauge(
-    "sandbox_outbox_backlog", "Unsent rows in the catalog outbox.", multiprocess_mode="max"
+    "sandbox_outbox_backlog", "Unsent rows in an outbox.", ["outbox"], multiprocess_mode="max"
 )
 OUTBOX_OLDEST_AGE = Gauge(
     "sandbox_outbox_oldest_age_seconds",
-    "Age of the oldest unsent outbox row; 0 when the outbox is empty.",
+    "Age of the oldest unsent row of an outbox; 0 when it is empty.",
+    ["outbox"],
     multiprocess_mode="max",
 )
 

@@ -12,14 +12,15 @@ from celery import Celery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sandbox_common import metrics
-from sandbox_common.celery import publish
+from sandbox_common import metrics, outbox
+from sandbox_common.context import current_request_id
 from sandbox_common.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 from user_service import repository, security
-from user_service.models import User
+from user_service.models import OutboxTask, User
 from user_service.schemas import TokenPair, UpdateMeRequest, UserPage, UserPublic
+from user_service.tasks import RELAY_TASK
 from user_service.throttle import LoginThrottle
 
 _log = get_logger(__name__)
@@ -44,13 +45,10 @@ def to_public(user: User) -> UserPublic:
     return UserPublic.model_validate(user, from_attributes=True)
 
 
-async def _publish(celery: Celery, name: str, **kwargs: object) -> None:
-    """Publish after commit. The broker being down must not undo a committed
-    write: the publish is retried by Celery, and a final failure is logged."""
-    try:
-        await to_thread.run_sync(lambda: publish(celery, name, kwargs=dict(kwargs)))
-    except Exception as exc:
-        _log.error("task publish failed", task=name, error=type(exc).__name__)
+def _enqueue(session: AsyncSession, task: str, **kwargs: object) -> None:
+    """A task the change causes, committed with it (the outbox); the relay
+    publishes it, so a broker outage at this moment only delays it."""
+    session.add(OutboxTask(task=task, kwargs=dict(kwargs), request_id=current_request_id()))
 
 
 async def register(
@@ -61,18 +59,11 @@ async def register(
         raise Conflict("Email already registered")
     password_hash = await to_thread.run_sync(security.hash_password, password)
     user = User(id=uuid.uuid4(), email=email, display_name=display_name,
-                password_hash=password_hash, role="user")  # fmt: skip
+                password_hash=password_hash, role="user", created_at=_now())  # fmt: skip
     session.add(user)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict("Email already registered") from exc
-    metrics.REGISTRATIONS.inc()
-    _log.info("user registered", user_id=str(user.id))
-    await _publish(celery, "user.tasks.send_welcome", user_id=str(user.id))
-    await _publish(
-        celery,
+    _enqueue(session, "user.tasks.send_welcome", user_id=str(user.id))
+    _enqueue(
+        session,
         "activity.tasks.record_events",
         events=[
             {
@@ -82,9 +73,18 @@ async def register(
                 "object_id": str(user.id),
                 "metadata": {},
                 "occurred_at": user.created_at.isoformat(),
+                "request_id": current_request_id(),
             }
         ],
     )
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("Email already registered") from exc
+    metrics.REGISTRATIONS.inc()
+    _log.info("user registered", user_id=str(user.id))
+    await outbox.kick(celery, RELAY_TASK)
     return to_public(user)
 
 
@@ -204,8 +204,9 @@ async def delete_me(*, session: AsyncSession, celery: Celery, user: User) -> Non
     now = _now()
     user.deleted_at = now
     await repository.revoke_all_for_user(session, user_id=user.id, now=now)
+    _enqueue(session, "user.tasks.erase_account", user_id=str(user.id))
     await session.commit()
-    await _publish(celery, "user.tasks.erase_account", user_id=str(user.id))
+    await outbox.kick(celery, RELAY_TASK)
 
 
 async def list_users(*, session: AsyncSession, limit: int, cursor: str | None) -> UserPage:

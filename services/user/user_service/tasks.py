@@ -1,25 +1,29 @@
 """Celery tasks of the user service (queue ``user``). Thin: they take ids,
-are idempotent (so late acknowledgement is safe) and log with the request id
-of the HTTP request that caused them."""
+are idempotent (so late acknowledgement and the outbox's re-sends are safe)
+and log with the request id of the HTTP request that caused them."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from celery import current_app, shared_task
-from sqlalchemy import Engine, String, Uuid, delete, exists, literal, select
+from sqlalchemy import Engine, Row, String, Uuid, delete, exists, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
+from sandbox_common import outbox
 from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
 from sandbox_common.context import current_request_id
 from sandbox_common.db import create_sync_db
 from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
-from user_service.models import Notification, RefreshToken, User
+from user_service.models import Notification, OutboxTask, RefreshToken, User
 
 _log = get_logger(__name__)
+RELAY_TASK = "user.tasks.relay_outbox"
 
 
 def _engine_factory() -> Engine:
@@ -76,3 +80,21 @@ def purge_expired_tokens() -> None:
             delete(RefreshToken).where(RefreshToken.expires_at < datetime.now(UTC))
         ).rowcount
     _log.info("expired refresh tokens purged", count=removed)
+
+
+def _send(rows: Sequence[Row[Any]]) -> None:
+    for row in rows:
+        publish(current_app, row.task, kwargs=row.kwargs, request_id=row.request_id)
+
+
+def relay_batch(db: Engine) -> int:
+    columns = [OutboxTask.task, OutboxTask.kwargs, OutboxTask.request_id]
+    return outbox.relay_batch(db, OutboxTask, columns, _send)
+
+
+@shared_task(name=RELAY_TASK, autoretry_for=transient_errors(), **RETRY_OPTIONS)
+def relay_outbox() -> None:
+    columns = [OutboxTask.task, OutboxTask.kwargs, OutboxTask.request_id]
+    sent = outbox.relay(engine.get(), OutboxTask, columns, _send, outbox="user")
+    if sent:
+        _log.info("outbox relayed", count=sent)

@@ -9,8 +9,10 @@ from datetime import timedelta
 from celery import Celery
 from pydantic import Field
 
+from catalog_service import tasks as catalog_tasks
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.settings import CommonSettings
+from user_service import tasks as user_tasks
 
 TASK_MODULES = (
     "user_service.tasks",
@@ -32,12 +34,13 @@ def create_worker_app(settings: WorkerSettings) -> Celery:
     app = create_celery(settings, main="sandbox")
     for module in TASK_MODULES:
         importlib.import_module(module)
+    relay = {
+        "schedule": timedelta(seconds=settings.outbox_relay_interval_seconds),
+        "options": {"expires": settings.outbox_relay_interval_seconds * 5},
+    }
     app.conf.beat_schedule = {
-        "relay-catalog-outbox": {
-            "task": "catalog.tasks.relay_outbox",
-            "schedule": timedelta(seconds=settings.outbox_relay_interval_seconds),
-            "options": {"expires": settings.outbox_relay_interval_seconds * 5},
-        },
+        "relay-catalog-outbox": {"task": catalog_tasks.RELAY_TASK, **relay},
+        "relay-user-outbox": {"task": user_tasks.RELAY_TASK, **relay},
         "compute-trending": {
             "task": "activity.tasks.compute_trending",
             "schedule": timedelta(seconds=settings.trending_interval_seconds),

@@ -1,0 +1,95 @@
+"""The transactional outbox, for every service with a database: what a change
+must cause elsewhere (an activity event, a task) is written as a row in the
+same transaction as the change, and a relay task publishes the unsent rows
+and marks them sent. A broker outage at the moment of the change loses
+nothing; it only delays.
+
+Each service has its own table (its own database) with at least ``id``,
+``created_at`` and ``sent_at``; the relay is the same for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from anyio import to_thread
+from celery import Celery
+from sqlalchemy import Engine, Row, delete, func, select, update
+
+from sandbox_common import metrics
+from sandbox_common.celery import publish
+from sandbox_common.logging import get_logger
+
+_log = get_logger(__name__)
+
+BATCH_SIZE = 100
+MAX_BATCHES_PER_RUN = 50
+KEEP_SENT = timedelta(days=1)
+
+
+def relay_batch(
+    db: Engine, model: Any, columns: Sequence[Any], send: Callable[[Sequence[Row[Any]]], None]
+) -> int:
+    """Hand one batch of unsent rows to `send` and mark them sent, in one transaction.
+
+    ``SKIP LOCKED`` lets two relays run at once without sending a row twice
+    concurrently; a crash after `send` and before the commit sends the batch
+    again, which the consumers absorb (they are idempotent).
+    """
+    with db.begin() as conn:
+        rows = conn.execute(
+            select(model.id, *columns)
+            .where(model.sent_at.is_(None))
+            .order_by(model.id)
+            .limit(BATCH_SIZE)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return 0
+        send(rows)
+        conn.execute(
+            update(model).where(model.id.in_([row.id for row in rows])).values(sent_at=func.now())
+        )
+    return len(rows)
+
+
+def relay(
+    db: Engine,
+    model: Any,
+    columns: Sequence[Any],
+    send: Callable[[Sequence[Row[Any]]], None],
+    *,
+    outbox: str,
+) -> int:
+    """Relay every unsent row (a bounded number of batches), forget rows sent
+    long ago, and report the backlog under the `outbox` label. The rows sent."""
+    sent = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        count = relay_batch(db, model, columns, send)
+        sent += count
+        if count < BATCH_SIZE:
+            break
+    with db.begin() as conn:
+        conn.execute(delete(model).where(model.sent_at < datetime.now(UTC) - KEEP_SENT))
+    observe_backlog(db, model, outbox=outbox)
+    return sent
+
+
+def observe_backlog(db: Engine, model: Any, *, outbox: str) -> None:
+    with db.connect() as conn:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(model.created_at)).where(model.sent_at.is_(None))
+        ).one()
+    metrics.OUTBOX_BACKLOG.labels(outbox).set(count)
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    metrics.OUTBOX_OLDEST_AGE.labels(outbox).set(max(0.0, age))
+
+
+async def kick(celery: Celery, relay_task: str) -> None:
+    """Ask for a relay now rather than at the next beat, after the commit; beat
+    covers a failure (the broker down, say), so it is only logged."""
+    try:
+        await to_thread.run_sync(lambda: publish(celery, relay_task, kwargs={}))
+    except Exception as exc:
+        _log.warning("outbox relay kick failed; beat will relay", error=type(exc).__name__)
