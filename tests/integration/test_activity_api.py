@@ -37,7 +37,7 @@ def wait_for_feed(activity: httpx.Client, account: Account, count: int) -> list[
 class TestRecordEvent:
     def test_accepted_and_in_the_feed(self, activity_api: httpx.Client, account: Account) -> None:
         object_id = str(uuid.uuid4())
-        response = post_event(activity_api, account, type="product.liked", object_id=object_id,
+        response = post_event(activity_api, account, type="product.viewed", object_id=object_id,
                               metadata={"source": "test", "n": 1, "ok": True, "none": None})  # fmt: skip
         assert response.status_code == 202, response.text
         event_id = response.json()["event_id"]
@@ -71,6 +71,12 @@ class TestRecordEvent:
         "body",
         [
             {"type": "product.bought", "object_id": "x"},
+            # Only product.viewed is a client's to post: likes, registrations
+            # and catalog writes are recorded by the services themselves.
+            {"type": "product.liked", "object_id": "x"},
+            {"type": "user.registered", "object_id": "x"},
+            {"type": "product.created", "object_id": "x"},
+            {"type": "product.deleted", "object_id": "x"},
             {"type": "PRODUCT.VIEWED", "object_id": "x"},
             {"object_id": "x"},
             {"type": "product.viewed"},
@@ -93,6 +99,13 @@ class TestRecordEvent:
     ) -> None:
         response = activity_api.post("/api/v1/activity/events", headers=account.headers, json=body)
         assert_error(response, 422)
+
+    def test_nested_metadata_gets_one_clear_error(
+        self, activity_api: httpx.Client, account: Account
+    ) -> None:
+        response = post_event(activity_api, account, metadata={"nested": {"a": 1}})
+        (error,) = assert_error(response, 422)["detail"]
+        assert "metadata must be a flat object" in error["msg"]
 
     def test_metadata_at_the_limits_is_accepted(
         self, activity_api: httpx.Client, account: Account

@@ -109,6 +109,15 @@ class TestToken:
     def test_missing_form_fields_are_422(self, user_api: httpx.Client) -> None:
         assert_error(user_api.post("/api/v1/auth/token", data={"username": "a@b.c"}), 422)
 
+    def test_json_credentials_are_told_to_use_a_form(self, user_api: httpx.Client) -> None:
+        response = user_api.post(
+            "/api/v1/auth/token", json={"username": unique_email(), "password": PASSWORD}
+        )
+        body = assert_error(response, 422)
+        (error,) = body["detail"]
+        assert "form" in error["msg"]
+        assert "application/x-www-form-urlencoded" in error["msg"]
+
     def test_repeated_failures_are_throttled_with_retry_after(self, user_api: httpx.Client) -> None:
         email = unique_email("throttled")
         register(user_api, email=email)

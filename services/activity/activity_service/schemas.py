@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 EVENT_TYPES = (
     "user.registered",
@@ -25,12 +32,29 @@ EventType = Literal[
     "product.updated",
     "product.deleted",
 ]
+# The one type a client may post; the others are recorded by the services
+# themselves (through Celery), so no client can forge a like, a registration
+# or a catalog write.
+ClientEventType = Literal["product.viewed"]
 MAX_METADATA_KEYS = 16
 MAX_METADATA_BYTES = 2048
 MAX_KEY_LENGTH = 64
 Scalar = str | int | float | bool | None
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=128,
                                             pattern=r"^[A-Za-z0-9._:-]+$")]  # fmt: skip
+
+
+def check_flat(value: object) -> object:
+    """One clear error for a nested value, not one per member of the Scalar union."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                kind = "an object" if isinstance(item, dict) else "an array"
+                raise ValueError(
+                    f"metadata must be a flat object: the value of {key!r} is {kind}; "
+                    "use a string, a number, a boolean or null"
+                )
+    return value
 
 
 def check_metadata(value: dict[str, Scalar]) -> dict[str, Scalar]:
@@ -46,13 +70,13 @@ def check_metadata(value: dict[str, Scalar]) -> dict[str, Scalar]:
     return value
 
 
-Metadata = Annotated[dict[str, Scalar], AfterValidator(check_metadata)]
+Metadata = Annotated[dict[str, Scalar], BeforeValidator(check_flat), AfterValidator(check_metadata)]
 
 
 class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: EventType
+    type: ClientEventType
     object_id: ObjectId
     metadata: Metadata = Field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from sandbox_common.auth import AdminPrincipal
+from sandbox_common.errors import InvalidField
 from user_service import service
 from user_service.dependencies import CeleryDep, CurrentUser, PolicyDep, SessionDep, ThrottleDep
 from user_service.schemas import (
@@ -37,7 +38,18 @@ async def register(body: RegisterRequest, session: SessionDep, celery: CeleryDep
     )
 
 
-@auth.post("/token")
+def _form_expected(request: Request) -> None:
+    """OAuth2's password flow posts a form: say so to a client that sends JSON,
+    rather than letting it read "Field required" for fields it did send."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
+        raise InvalidField(
+            "body",
+            msg="send a form (application/x-www-form-urlencoded) with username (the email) "
+            "and password, as OAuth2's password flow does; JSON is not accepted here",
+        )
+
+
+@auth.post("/token", dependencies=[Depends(_form_expected)])
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
