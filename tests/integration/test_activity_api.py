@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.utils.api import Account, assert_error, eventually, new_account
+from tests.utils.catalog import create_product
 
 EVENT_FIELDS = {"event_id", "type", "user_id", "object_id", "metadata", "occurred_at", "request_id"}
 
@@ -195,13 +196,16 @@ class TestStatsAndTrending:
                                    "unique_users": 0}  # fmt: skip
 
     def test_stats_count_views_likes_and_users(
-        self, activity_api: httpx.Client, user_api: httpx.Client
-    ) -> None:
-        product_id = str(uuid.uuid4())
+        self, activity_api: httpx.Client, user_api: httpx.Client, catalog_api: httpx.Client,
+        admin: Account,
+    ) -> None:  # fmt: skip
+        product_id = create_product(catalog_api, admin)["id"]
         a, b = new_account(user_api), new_account(user_api)
-        for who, kind in [(a, "product.viewed"), (a, "product.viewed"), (b, "product.viewed"),
-                          (b, "product.liked")]:  # fmt: skip
-            assert post_event(activity_api, who, type=kind, object_id=product_id).status_code == 202
+        for who in (a, a, b):
+            assert post_event(activity_api, who, object_id=product_id).status_code == 202
+        # A like is the catalog's to record (a client may post only views).
+        liked = catalog_api.post(f"/api/v1/products/{product_id}/like", headers=b.headers)
+        assert liked.status_code == 204, liked.text
         path = f"/api/v1/activity/products/{product_id}/stats"
         stats = eventually(
             lambda: (s := activity_api.get(path).json())["views"] + s["likes"] == 4 and s,

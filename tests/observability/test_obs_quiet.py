@@ -11,9 +11,12 @@ meanwhile is a false alarm."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,6 +62,13 @@ def test_a_healthy_stack_under_steady_load_raises_no_alert(tmp_path: Path) -> No
             lambda: _scraped_jobs(prometheus) >= {"user", "catalog", "activity", "worker", "beat"},
             timeout=60, interval=1, what="the stack's processes scraped",
         )  # fmt: skip
+        # ...and every rule evaluated since: an evaluation between the first scrape of
+        # one job and of another saw a half-scraped stack, which is no alarm either.
+        scraped = float(_query(prometheus, "time()")[1])
+        eventually(
+            lambda: _evaluated_since(prometheus, scraped), timeout=60, interval=1,
+            what="every rule group evaluated after the first full scrape",
+        )  # fmt: skip
 
         def watch(turn: int) -> None:
             if turn % 10 == 0:
@@ -82,6 +92,20 @@ def _ready(prometheus: httpx.Client) -> bool:
         return False
 
 
+def _query(prometheus: httpx.Client, expr: str) -> Any:
+    return prometheus.get("/api/v1/query", params={"query": expr}).json()["data"]["result"]
+
+
 def _scraped_jobs(prometheus: httpx.Client) -> set[str]:
-    result = prometheus.get("/api/v1/query", params={"query": "up == 1"}).json()
-    return {series["metric"]["job"] for series in result["data"]["result"]}
+    return {series["metric"]["job"] for series in _query(prometheus, "up == 1")}
+
+
+def _evaluated_since(prometheus: httpx.Client, moment: float) -> bool:
+    groups = prometheus.get("/api/v1/rules").json()["data"]["groups"]
+    return bool(groups) and all(_timestamp(group["lastEvaluation"]) > moment for group in groups)
+
+
+def _timestamp(rfc3339: str) -> float:
+    """Prometheus's nanosecond RFC 3339 time as seconds since the epoch."""
+    trimmed = re.sub(r"(\.\d{6})\d*", r"\1", rfc3339).replace("Z", "+00:00")
+    return datetime.fromisoformat(trimmed).timestamp()
