@@ -49,6 +49,11 @@ local-down: ## Stop everything local-up started
 local-status: venv ## Show what runs, its pid, port and readiness
 	$(STACK) status
 
+.PHONY: local-unlock
+local-unlock: venv ## Lift the login throttle (429) for EMAIL=... and this machine's address
+	@test -n "$(EMAIL)" || { echo "usage: make local-unlock EMAIL=someone@example.com" >&2; exit 2; }
+	$(STACK) unlock "$(EMAIL)"
+
 .PHONY: local-logs
 local-logs: ## Follow every log of the local stack (.local/logs/)
 	tail -n 50 -F .local/logs/*.log

@@ -1,7 +1,7 @@
 """The local stack: every server and process of the sandbox on this machine,
 without a cluster.
 
-    python scripts/stack.py up | down | status | seed | with-stack -- CMD...
+    python scripts/stack.py up | down | status | seed | unlock EMAIL | with-stack -- CMD...
 
 Everything lives under ``.local/``: ``data/`` (databases), ``logs/`` (one file a
 process), ``run/`` (pid files), ``credentials.env`` (generated passwords) and
@@ -655,6 +655,15 @@ def down() -> None:
     stop_postgres()
 
 
+def ports() -> dict[str, int]:
+    """The port each process of the stack listens on (loopback)."""
+    return {
+        **SERVICE_PORTS, "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT,
+        "prometheus": PROMETHEUS_PORT, **{job: port for job, (_, port) in EXPORTERS.items()},
+        "mongo": MONGO_PORT, "redis": REDIS_PORT, "postgres": PG_PORT,
+    }  # fmt: skip
+
+
 def status() -> int:
     rows = []
     urls = ready_urls()
@@ -665,10 +674,10 @@ def status() -> int:
             state += ", ready" if http_ok(urls[name]) else ", not ready"
         rows.append((name, str(pid or "-"), state))
     pg = RUN / "postgres.datadir"
-    rows.append(("postgres", "-", f"running on {PG_PORT}" if pg.exists() and port_open(PG_PORT)
-                 else "stopped"))  # fmt: skip
+    rows.append(("postgres", "-", "running" if pg.exists() and port_open(PG_PORT) else "stopped"))
+    print(f"  {'process':<18} {'pid':>8}  {'port':>5}  state")
     for name, pid, state in rows:
-        print(f"  {name:<11} {pid:>8}  {state}")
+        print(f"  {name:<18} {pid:>8}  {ports()[name]:>5}  {state}")
     return 0
 
 
@@ -691,6 +700,20 @@ def with_stack(command: list[str]) -> int:
             down()
 
 
+def unlock(email: str) -> int:
+    """Lift the login throttle for an account, and for this machine's address."""
+    import redis
+
+    from user_service.throttle import LoginThrottle
+
+    env = {**read_env_file(LOCAL / "stack.env"), **os.environ}
+    client = redis.Redis.from_url(env["SANDBOX_REDIS_URL"])
+    account_key, client_key = LoginThrottle.keys(email, "127.0.0.1")
+    removed = client.delete(account_key, client_key)
+    say(f"unlock: {email} may log in again ({removed} throttle counters removed)")
+    return 0
+
+
 def seed() -> int:
     env = {**os.environ, **read_env_file(LOCAL / "stack.env")}
     return subprocess.run([str(BIN / "sandbox-seed")], env=env, check=False).returncode  # noqa: S603
@@ -698,7 +721,7 @@ def seed() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status", "seed", "with-stack"])
+    parser.add_argument("command", choices=["up", "down", "status", "seed", "unlock", "with-stack"])
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.command == "up":
@@ -709,6 +732,10 @@ def main() -> None:
         sys.exit(status())
     elif args.command == "seed":
         sys.exit(seed())
+    elif args.command == "unlock":
+        if len(args.rest) != 1:
+            parser.error("unlock takes the account's email")
+        sys.exit(unlock(args.rest[0]))
     else:
         rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
         if not rest:

@@ -17,6 +17,7 @@ from tests.utils.api import (
     register,
     unique_email,
 )
+from tests.utils.stack import stack_module
 
 USER_FIELDS = {"id", "email", "display_name", "role", "created_at"}
 
@@ -130,6 +131,15 @@ class TestToken:
         other = unique_email()
         register(user_api, email=other)
         assert login(user_api, other, PASSWORD).status_code == 200
+
+    def test_make_local_unlock_lifts_the_throttle(self, user_api: httpx.Client) -> None:
+        email = unique_email("unlock")
+        register(user_api, email=email)
+        for _ in range(5):
+            login(user_api, email, "wrong password!")
+        assert login(user_api, email, PASSWORD).status_code == 429
+        assert stack_module().unlock(email) == 0
+        assert login(user_api, email, PASSWORD).status_code == 200
 
 
 class TestRefreshAndLogout:

@@ -24,13 +24,14 @@ class LoginThrottle:
         self._window = window_seconds
 
     @staticmethod
-    def _keys(email: str, client: str) -> tuple[str, str]:
+    def keys(email: str, client: str) -> tuple[str, str]:
+        """The Redis keys counting failures of an account and of a client address."""
         account = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
         return f"login:fail:account:{account}", f"login:fail:client:{client}"
 
     async def retry_after(self, email: str, client: str) -> int | None:
         """Seconds until a throttled login may try again; None when not throttled."""
-        account_key, client_key = self._keys(email, client)
+        account_key, client_key = self.keys(email, client)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.get(account_key).ttl(account_key).get(client_key).ttl(client_key)
@@ -48,7 +49,7 @@ class LoginThrottle:
         return max(1, *(int(w) for w in waits))
 
     async def record_failure(self, email: str, client: str) -> None:
-        account_key, client_key = self._keys(email, client)
+        account_key, client_key = self.keys(email, client)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 for key in (account_key, client_key):
@@ -58,7 +59,7 @@ class LoginThrottle:
             _log.warning("login throttle unavailable", error=type(exc).__name__)
 
     async def reset(self, email: str) -> None:
-        account_key, _ = self._keys(email, "")
+        account_key, _ = self.keys(email, "")
         try:
             await self._redis.delete(account_key)
         except RedisError as exc:
