@@ -49,6 +49,10 @@ local-down: ## Stop everything local-up started
 local-status: venv ## Show what runs, its pid, port and readiness
 	$(STACK) status
 
+.PHONY: local-grafana
+local-grafana: venv ## Grafana with the sandbox's dashboards on the local Prometheus (grafana binary or Docker); make local-down stops it
+	$(PY) scripts/grafana.py up
+
 .PHONY: local-unlock
 local-unlock: venv ## Lift the login throttle (429) for EMAIL=... and this machine's address
 	@test -n "$(EMAIL)" || { echo "usage: make local-unlock EMAIL=someone@example.com" >&2; exit 2; }

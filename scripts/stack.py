@@ -648,6 +648,9 @@ def print_summary(plan: Plan) -> None:
 
 
 def down() -> None:
+    import grafana  # scripts/grafana.py (make local-grafana)
+
+    grafana.down()
     # The app first (all at once: each drains in parallel), then what it used.
     stop_all(APP_PROCESSES)
     stop_all(("prometheus", *EXPORTERS))
