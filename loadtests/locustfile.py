@@ -220,6 +220,9 @@ def _gate(environment: Any, **_: Any) -> None:
     profile = getattr(options, "slo_profile", "default")
     if profile == "off":
         return
+    shape = getattr(options, "shape", None) or default_shape_name()
+    if profile == "default" and shape in slo.profiles(Path(options.slo_file)):
+        profile = shape  # the shape's own floors (slo.yaml)
     thresholds = slo.load_slo(Path(options.slo_file), profile)
     results = slo.results_from_stats(environment.runner.stats)
     violations = slo.evaluate(thresholds, results)

@@ -113,6 +113,12 @@ def parse_slo(document: Mapping[str, Any], profile: str | None = None) -> Slo:
     )
 
 
+def profiles(path: Path) -> set[str]:
+    """The names of the file's profiles."""
+    document = yaml.safe_load(path.read_text()) or {}
+    return set(document.get("profiles") or {})
+
+
 def load_slo(path: Path, profile: str | None = None) -> Slo:
     with path.open(encoding="utf-8") as handle:
         document = yaml.safe_load(handle) or {}

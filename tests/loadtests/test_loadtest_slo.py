@@ -179,3 +179,25 @@ def test_the_shipped_thresholds_parse_in_every_profile():
     for profile in ["default", *document.get("profiles", {})]:
         thresholds = slo.parse_slo(document, profile)
         assert "Aggregated" in thresholds.groups
+
+
+def test_each_shape_with_its_own_floor_scales_the_steady_floor_by_its_mean_users():
+    """slo.yaml's spike and ramp profiles: the steady floor times the share of the
+    users each shape runs on average (shapes.py), so a healthy stack passes a
+    spike with the default users (measured: 2.73 req/s against a floor of 3)."""
+    path = LOADTESTS / "slo.yaml"
+    shapes = importlib.import_module("shapes")
+    steady = slo.load_slo(path).groups["Aggregated"].min_rps
+    assert {"spike", "ramp"} <= slo.profiles(path)
+    for name in ("spike", "ramp"):
+        params = shapes.shape_params(name, shapes.DEFAULT_USERS, 2, None)
+        duration = params.duration
+        mean = sum(shapes.SHAPES[name](t + 0.5, params)[0] for t in range(int(duration))) / duration
+        floor = slo.load_slo(path, name).groups["Aggregated"].min_rps
+        assert floor == pytest.approx(steady * mean / shapes.DEFAULT_USERS, abs=0.15), name
+    measured = [result("Aggregated", requests=502, p95=40, rps=2.73)]
+    misses = {v.group: v.check for v in slo.evaluate(slo.load_slo(path), measured)}
+    assert misses.get("Aggregated") == "min_rps"
+    assert "Aggregated" not in {
+        v.group for v in slo.evaluate(slo.load_slo(path, "spike"), measured)
+    }
