@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -20,6 +22,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics_core import Metric
 
 # Dense between 50 ms and 500 ms, where the SLO is decided.
 LATENCY_BUCKETS = (
@@ -126,8 +129,35 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
+# Metrics without labels have a sample in every process that imports this
+# module, 0 where nothing sets them. These belong to some processes only and
+# are left out of the others' /metrics (docs/metrics.md, "exported by").
+EXPORTED_ONLY_BY = {
+    "sandbox_http_requests_in_flight": {"user", "catalog", "activity"},
+    "sandbox_registrations": {"user"},
+    "sandbox_celery_worker_up": {"worker"},
+    "sandbox_celery_beat_last_tick_timestamp_seconds": {"beat"},
+}
+_component: str | None = None
+
+
 def set_build_info(component: str, version: str) -> None:
+    global _component
+    _component = component
     BUILD_INFO.labels(component, version, platform.python_version()).set(1)
+
+
+class _OwnFamilies:
+    """A registry's families without those that belong to other processes."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            owners = EXPORTED_ONLY_BY.get(family.name)
+            if owners is None or _component is None or _component in owners:
+                yield family
 
 
 def prepare_multiprocess_dir() -> None:
@@ -143,8 +173,8 @@ def prepare_multiprocess_dir() -> None:
 
 def render_latest() -> tuple[bytes, str]:
     """The exposition for this process, or for all worker processes together."""
+    registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+    return generate_latest(_OwnFamilies(registry)), CONTENT_TYPE_LATEST
