@@ -678,9 +678,10 @@ def status() -> int:
         rows.append((name, str(pid or "-"), state))
     pg = RUN / "postgres.datadir"
     rows.append(("postgres", "-", "running" if pg.exists() and port_open(PG_PORT) else "stopped"))
+    port = ports()
     print(f"  {'process':<18} {'pid':>8}  {'port':>5}  state")
     for name, pid, state in rows:
-        print(f"  {name:<18} {pid:>8}  {ports()[name]:>5}  {state}")
+        print(f"  {name:<18} {pid:>8}  {port[name]:>5}  {state}")
     return 0
 
 

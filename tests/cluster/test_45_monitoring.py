@@ -22,7 +22,14 @@ import yaml
 from tests.observability.obs_support import dashboard_queries
 from tests.utils.api import eventually
 from tests.utils.kube import Cluster
-from tests.utils.observe import Traffic, alerts_raised, instant, wait_for_series
+from tests.utils.observe import (
+    Traffic,
+    active_alerts,
+    alerts_raised,
+    instant,
+    ready,
+    wait_for_series,
+)
 from tests.utils.stack import ROOT
 
 sys.path.insert(0, str(ROOT / "deploy" / "bare"))
@@ -53,14 +60,9 @@ def prometheus(
 ) -> Iterator[httpx.Client]:
     service = cluster.get("service", monitoring.PROMETHEUS, namespace=monitoring.NAMESPACE)
     client = httpx.Client(base_url=cluster.url(service, monitoring.PORT), timeout=15)
-
-    def ready() -> bool:
-        try:
-            return client.get("/-/ready").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    eventually(ready, timeout=300, interval=3, what="the operator's Prometheus ready")
+    eventually(
+        lambda: ready(client), timeout=300, interval=3, what="the operator's Prometheus ready"
+    )
     yield client
     client.close()
 
@@ -213,11 +215,7 @@ def test_every_dashboard_query_has_data_after_traffic_and_an_in_cluster_locust_r
 
 def alerts(prometheus: httpx.Client, name: str, namespace: str) -> list[dict[str, Any]]:
     """The alerts named `name` in `namespace`, with their state."""
-    found = prometheus.get("/api/v1/alerts").json()["data"]["alerts"]
-    return [
-        a for a in found
-        if a["labels"]["alertname"] == name and a["labels"].get("namespace") == namespace
-    ]  # fmt: skip
+    return [a for a in active_alerts(prometheus, namespace) if a["labels"]["alertname"] == name]
 
 
 def test_stopping_the_worker_fires_its_alert_and_starting_it_resolves_it(

@@ -16,14 +16,13 @@ import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from obs_support import require_tool
 
 from tests.utils.api import eventually
-from tests.utils.observe import Traffic, alerts_raised
+from tests.utils.observe import Traffic, alerts_raised, instant, ready
 from tests.utils.stack import stack_env, stack_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -56,7 +55,7 @@ def test_a_healthy_stack_under_steady_load_raises_no_alert(tmp_path: Path) -> No
     prometheus = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
     raised: dict[str, str] = {}
     try:
-        eventually(lambda: _ready(prometheus), timeout=60, interval=1, what="its Prometheus ready")
+        eventually(lambda: ready(prometheus), timeout=60, interval=1, what="its Prometheus ready")
         # Every process scraped before the clock starts: a target not yet scraped is no alarm.
         eventually(
             lambda: _scraped_jobs(prometheus) >= {"user", "catalog", "activity", "worker", "beat"},
@@ -64,7 +63,7 @@ def test_a_healthy_stack_under_steady_load_raises_no_alert(tmp_path: Path) -> No
         )  # fmt: skip
         # ...and every rule evaluated since: an evaluation between the first scrape of
         # one job and of another saw a half-scraped stack, which is no alarm either.
-        scraped = float(_query(prometheus, "time()")[1])
+        scraped = float(instant(prometheus, "vector(time())")[0]["value"][1])
         eventually(
             lambda: _evaluated_since(prometheus, scraped), timeout=60, interval=1,
             what="every rule group evaluated after the first full scrape",
@@ -85,19 +84,8 @@ def test_a_healthy_stack_under_steady_load_raises_no_alert(tmp_path: Path) -> No
     assert not raised, f"alerts on a healthy stack: {raised}"
 
 
-def _ready(prometheus: httpx.Client) -> bool:
-    try:
-        return prometheus.get("/-/ready").status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _query(prometheus: httpx.Client, expr: str) -> Any:
-    return prometheus.get("/api/v1/query", params={"query": expr}).json()["data"]["result"]
-
-
 def _scraped_jobs(prometheus: httpx.Client) -> set[str]:
-    return {series["metric"]["job"] for series in _query(prometheus, "up == 1")}
+    return {series["metric"]["job"] for series in instant(prometheus, "up == 1")}
 
 
 def _evaluated_since(prometheus: httpx.Client, moment: float) -> bool:

@@ -21,15 +21,26 @@ def instant(prometheus: httpx.Client, expr: str) -> list[dict[str, Any]]:
     return result
 
 
+def ready(prometheus: httpx.Client) -> bool:
+    try:
+        return prometheus.get("/-/ready").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def active_alerts(prometheus: httpx.Client, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Every alert pending or firing now (in `namespace` when given)."""
+    found: list[dict[str, Any]] = prometheus.get("/api/v1/alerts").json()["data"]["alerts"]
+    return [a for a in found if namespace is None or a["labels"].get("namespace") == namespace]
+
+
 def alerts_raised(prometheus: httpx.Client, namespace: str | None = None) -> dict[str, str]:
-    """Every alert pending or firing now (in `namespace` when given): "name job" -> state and summary."""
-    raised = {}
-    for alert in prometheus.get("/api/v1/alerts").json()["data"]["alerts"]:
-        labels = alert["labels"]
-        if namespace is None or labels.get("namespace") == namespace:
-            key = f"{labels['alertname']} {labels.get('job', '')}".strip()
-            raised[key] = f"{alert['state']}: {alert['annotations'].get('summary', '')}"
-    return raised
+    """The same as "name job" -> state and summary."""
+    return {
+        f"{a['labels']['alertname']} {a['labels'].get('job', '')}".strip():
+            f"{a['state']}: {a['annotations'].get('summary', '')}"
+        for a in active_alerts(prometheus, namespace)
+    }  # fmt: skip
 
 
 def wait_for_series(

@@ -25,6 +25,8 @@ def _engine_factory() -> Engine:
 
 
 engine = PerProcess(_engine_factory)
+# What the relay reads of each row.
+RELAYED = (OutboxEvent.event,)
 
 
 def _sender(app: Celery | None, queue: str | None) -> Callable[[Sequence[Row[Any]]], None]:
@@ -40,13 +42,11 @@ def _sender(app: Celery | None, queue: str | None) -> Callable[[Sequence[Row[Any
 
 
 def relay_batch(db: Engine, app: Celery | None = None, *, queue: str | None = None) -> int:
-    return outbox.relay_batch(db, OutboxEvent, [OutboxEvent.event], _sender(app, queue))
+    return outbox.relay_batch(db, OutboxEvent, RELAYED, _sender(app, queue))
 
 
 @shared_task(name=RELAY_TASK, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def relay_outbox() -> None:
-    sent = outbox.relay(
-        engine.get(), OutboxEvent, [OutboxEvent.event], _sender(None, None), outbox="catalog"
-    )
+    sent = outbox.relay(engine.get(), OutboxEvent, RELAYED, _sender(None, None), outbox="catalog")
     if sent:
         _log.info("outbox relayed", count=sent)

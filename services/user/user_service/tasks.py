@@ -82,19 +82,17 @@ def purge_expired_tokens() -> None:
     _log.info("expired refresh tokens purged", count=removed)
 
 
+# What the relay reads of each row.
+RELAYED = (OutboxTask.task, OutboxTask.kwargs, OutboxTask.request_id)
+
+
 def _send(rows: Sequence[Row[Any]]) -> None:
     for row in rows:
         publish(current_app, row.task, kwargs=row.kwargs, request_id=row.request_id)
 
 
-def relay_batch(db: Engine) -> int:
-    columns = [OutboxTask.task, OutboxTask.kwargs, OutboxTask.request_id]
-    return outbox.relay_batch(db, OutboxTask, columns, _send)
-
-
 @shared_task(name=RELAY_TASK, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def relay_outbox() -> None:
-    columns = [OutboxTask.task, OutboxTask.kwargs, OutboxTask.request_id]
-    sent = outbox.relay(engine.get(), OutboxTask, columns, _send, outbox="user")
+    sent = outbox.relay(engine.get(), OutboxTask, RELAYED, _send, outbox="user")
     if sent:
         _log.info("outbox relayed", count=sent)
