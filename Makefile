@@ -77,6 +77,10 @@ test: venv deploy-tools ## Every test: unit, integration on the local stack, dep
 test-unit: venv ## Run the unit tests only (no servers needed)
 	$(BIN)/pytest tests -m "not integration and not docker and not cluster" $(PYTEST_ARGS)
 
+.PHONY: fuzz
+fuzz: venv ## Fuzz the three OpenAPI documents with schemathesis, every check (SEED=n for another seed; make test runs a fixed one)
+	$(STACK) with-stack -- env $(if $(SEED),SANDBOX_FUZZ_SEED=$(SEED)) $(BIN)/pytest tests/integration/test_openapi_fuzz.py $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: venv ## ruff and mypy (strict on the shared package)
 	$(BIN)/ruff check .

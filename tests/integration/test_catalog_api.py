@@ -72,11 +72,17 @@ class TestProductWrites:
             {"price": "1.001"},
             {"price": "abc"},
             {"price": 1e30},
+            {"price": 10},  # a JSON number: its binary value may not be the price meant
+            {"price": "10\n"},
             {"currency": "usd"},
             {"stock": -1},
+            {"stock": "5"},
+            {"stock": True},
             {"name": ""},
+            {"name": " \t "},
+            {"name": "a\u0000b"},  # PostgreSQL's text cannot hold it
             {"sku": "has space"},
-            {"category": "no-such-category"},
+            {"sku": " padded "},
             {"unknown_field": 1},
         ],
     )
@@ -85,6 +91,19 @@ class TestProductWrites:
     ) -> None:
         body = {"sku": f"T-{uuid.uuid4().hex[:10]}", "name": "n", "price": "1.00", **fields}
         assert_error(catalog_api.post("/api/v1/products", headers=admin.headers, json=body), 422)
+
+    def test_an_unknown_category_is_409(self, catalog_api: httpx.Client, admin: Account) -> None:
+        body = {"sku": f"T-{uuid.uuid4().hex[:10]}", "name": "n", "price": "1.00",
+                "category": "no-such-category"}  # fmt: skip
+        error = assert_error(catalog_api.post("/api/v1/products", headers=admin.headers,
+                                              json=body), 409)  # fmt: skip
+        assert "Unknown category" in error["detail"]
+
+    def test_names_are_trimmed_and_stock_may_be_a_whole_float(
+        self, catalog_api: httpx.Client, admin: Account
+    ) -> None:
+        product = create_product(catalog_api, admin, name="\u3000 Lamp \n", stock=2.0)
+        assert (product["name"], product["stock"]) == ("Lamp", 2)
 
     def test_non_admin_writes_are_refused(
         self, catalog_api: httpx.Client, admin: Account, account: Account
@@ -335,3 +354,18 @@ class TestLikes:
         stats = eventually(lambda: (s := activity_api.get(stats_path).json())["likes"] == 10 and s,
                            what="10 likes counted")  # fmt: skip
         assert stats["unique_users"] == 10
+
+
+class TestMethods:
+    @pytest.mark.parametrize(
+        ("method", "path", "allow"),
+        [("OPTIONS", "/api/v1/products/{id}", "GET, PATCH, DELETE"),
+         ("PUT", "/api/v1/products", "GET, POST"),
+         ("DELETE", "/api/v1/categories", "GET, POST")],
+    )  # fmt: skip
+    def test_a_405_allows_every_method_of_the_path(
+        self, catalog_api: httpx.Client, method: str, path: str, allow: str
+    ) -> None:
+        response = catalog_api.request(method, path.format(id=uuid.uuid4()))
+        assert_error(response, 405)
+        assert response.headers["allow"] == allow

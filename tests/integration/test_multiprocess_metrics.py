@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.utils.api import eventually
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.utils.stack import free_port
 
 
 def test_two_worker_processes_share_one_exposition(env: dict[str, str], tmp_path: Path) -> None:
@@ -27,7 +21,7 @@ def test_two_worker_processes_share_one_exposition(env: dict[str, str], tmp_path
     metrics_dir.mkdir()
     stale = metrics_dir / "counter_99999.db"
     stale.write_bytes(b"left over from an earlier run")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "sandbox-serve"), "user"],
         env={

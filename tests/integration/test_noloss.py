@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,10 @@ from pymongo import MongoClient
 from sandbox_common.celery import publish
 from tests.utils.api import eventually
 from tests.utils.broker import producer
-from tests.utils.stack import ROOT
+from tests.utils.stack import ROOT, free_port
 
 EVENTS = 2000
 VISIBILITY_TIMEOUT = 10  # short, so re-delivery after a kill happens within the test
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Worker:
@@ -36,7 +29,7 @@ class Worker:
 
     def __init__(self, env: dict[str, str], queue: str, log: Path) -> None:
         self.env = {**os.environ, **env, "SANDBOX_WORKER_QUEUES": queue,
-                    "SANDBOX_METRICS_PORT": str(_free_port()), "SANDBOX_WORKER_CONCURRENCY": "4",
+                    "SANDBOX_METRICS_PORT": str(free_port()), "SANDBOX_WORKER_CONCURRENCY": "4",
                     "SANDBOX_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}  # fmt: skip
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None

@@ -19,7 +19,7 @@ from catalog_service.tasks import relay_batch
 from sandbox_common.db import create_sync_db
 from sandbox_common.ledger import TaskLedger
 from tests.utils.broker import producer
-from tests.utils.databases import plain_url, temporary_catalog_database
+from tests.utils.databases import plain_url, temporary_database
 
 ROWS = 2000
 DATABASE = "catalog_relay_test"
@@ -27,7 +27,7 @@ DATABASE = "catalog_relay_test"
 
 @pytest.fixture
 def outbox_db(env: dict[str, str]) -> Iterator[str]:
-    with temporary_catalog_database(env, DATABASE) as url:
+    with temporary_database(env, "catalog", DATABASE) as url:
         yield url
 
 

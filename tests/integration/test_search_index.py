@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 
 from catalog_service.repository import ProductFilter, product_page_query
-from tests.utils.databases import plain_url, temporary_catalog_database
+from tests.utils.databases import plain_url, temporary_database
 
 PRODUCTS = 100_000
 DATABASE = "catalog_explain_test"
@@ -20,7 +20,7 @@ DATABASE = "catalog_explain_test"
 
 @pytest.fixture(scope="module")
 def big_catalog(env: dict[str, str]) -> Iterator[str]:
-    with temporary_catalog_database(env, DATABASE) as url:
+    with temporary_database(env, "catalog", DATABASE) as url:
         plain = plain_url(url)
         with psycopg.connect(plain) as conn:
             conn.execute(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import psycopg
 
 from catalog_service.seed import CATEGORIES, seed
-from tests.utils.databases import plain_url, temporary_catalog_database
+from tests.utils.databases import plain_url, temporary_database
 
 
 def test_seed_is_idempotent(env: dict[str, str]) -> None:
-    with temporary_catalog_database(env, "catalog_seed_test") as url:
+    with temporary_database(env, "catalog", "catalog_seed_test") as url:
         assert seed(url, products=1500) == (len(CATEGORIES), 1500)
         assert seed(url, products=1500) == (len(CATEGORIES), 0)
         assert seed(url, products=1600) == (len(CATEGORIES), 100)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -23,18 +22,11 @@ from obs_support import require_tool
 
 from tests.utils.api import eventually
 from tests.utils.observe import Traffic, alerts_raised, instant, ready
-from tests.utils.stack import stack_env, stack_module
+from tests.utils.stack import free_port, stack_env, stack_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LOAD_SECONDS = float(os.environ.get("SANDBOX_QUIET_LOAD_SECONDS", "75"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_a_healthy_stack_under_steady_load_raises_no_alert(tmp_path: Path) -> None:

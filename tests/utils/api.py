@@ -76,6 +76,11 @@ def feed_event(activity: httpx.Client, reader: Account, user_id: str, type_: str
     return next((e for e in items if e["type"] == type_ and e["object_id"] == object_id), None)
 
 
+# What an error body must never carry: a stack trace, SQL, a password hash, the
+# name of a driver behind the service.
+LEAKS = ("traceback", "$argon2", "select ", "insert into", "sqlalchemy", "psycopg", "pymongo")
+
+
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     """The contract's error body: detail + request_id, the same id as the header."""
     assert response.status_code == status, response.text
@@ -83,7 +88,7 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert set(body) == {"detail", "request_id"}, body
     assert body["request_id"] == response.headers["x-request-id"]
     text = response.text.lower()
-    for leak in ("traceback", "$argon2", "select ", "insert into", "sqlalchemy", "psycopg"):
+    for leak in LEAKS:
         assert leak not in text, f"{leak!r} leaked in {response.text}"
     return body
 

@@ -1,4 +1,4 @@
-"""A catalog database of a test's own, migrated, dropped afterwards."""
+"""A service database of a test's own, migrated, dropped afterwards."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ def plain_url(url: str) -> str:
 
 
 @contextmanager
-def temporary_catalog_database(env: dict[str, str], name: str) -> Iterator[str]:
-    base = env["SANDBOX_CATALOG_DATABASE_URL"].rsplit("/", 1)[0]
+def temporary_database(env: dict[str, str], service: str, name: str) -> Iterator[str]:
+    """A new database ``name`` beside the service's own, at its migrations' head."""
+    base = env[f"SANDBOX_{service.upper()}_DATABASE_URL"].rsplit("/", 1)[0]
     admin_url = plain_url(base) + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"{base}/{name}"
-    upgrade("catalog", url)
+    upgrade(service, url)
     try:
         yield url
     finally:

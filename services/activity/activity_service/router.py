@@ -13,6 +13,8 @@ from activity_service.catalog_client import CatalogNames
 from activity_service.schemas import EventAccepted, EventCreate, EventPage, ProductStats, Trending
 from sandbox_common.auth import AdminPrincipal, CurrentPrincipal
 from sandbox_common.batching import BatchPublisher
+from sandbox_common.errors import error_responses
+from sandbox_common.pagination import Cursor
 
 router = APIRouter(prefix="/api/v1/activity", tags=["activity"])
 
@@ -30,13 +32,13 @@ async def _publisher(request: Request) -> BatchPublisher:
 EventsDep = Annotated[AsyncCollection[dict[str, Any]], Depends(_events)]
 PublisherDep = Annotated[BatchPublisher, Depends(_publisher)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Before = Annotated[str | None, Query(max_length=512)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
 ]
 
 
-@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/events", status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(400, 401, 503))  # fmt: skip
 async def record_event(
     body: EventCreate,
     principal: CurrentPrincipal,
@@ -48,20 +50,20 @@ async def record_event(
     )
 
 
-@router.get("/me")
+@router.get("/me", responses=error_responses(400, 401))
 async def my_feed(
-    principal: CurrentPrincipal, events: EventsDep, limit: Limit = 20, before: Before = None
+    principal: CurrentPrincipal, events: EventsDep, limit: Limit = 20, before: Cursor = None
 ) -> EventPage:
     return await service.feed(events=events, user_id=principal.user_id, limit=limit, before=before)
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", responses=error_responses(400, 401, 403))
 async def user_feed(
     user_id: uuid.UUID,
     _: AdminPrincipal,
     events: EventsDep,
     limit: Limit = 20,
-    before: Before = None,
+    before: Cursor = None,
 ) -> EventPage:
     return await service.feed(events=events, user_id=str(user_id), limit=limit, before=before)
 

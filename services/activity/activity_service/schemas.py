@@ -11,10 +11,12 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
+
+from sandbox_common.schemas import RequestModel
 
 EVENT_TYPES = (
     "user.registered",
@@ -37,7 +39,8 @@ EventType = Literal[
 # or a catalog write.
 ClientEventType = Literal["product.viewed"]
 MAX_METADATA_KEYS = 16
-MAX_METADATA_BYTES = 2048
+# 2 KiB: the characters of its keys and values (a number's or boolean's as written).
+MAX_METADATA_CHARS = 2048
 MAX_KEY_LENGTH = 64
 Scalar = str | int | float | bool | None
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=128,
@@ -65,20 +68,60 @@ def check_metadata(value: dict[str, Scalar]) -> dict[str, Scalar]:
             raise ValueError(f"metadata keys must have 1 to {MAX_KEY_LENGTH} characters")
         if key.startswith("$") or "." in key or "\x00" in key:
             raise ValueError("metadata keys may not start with '$' or contain '.'")
-    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    if metadata_size(value) > MAX_METADATA_CHARS:
+        raise ValueError(f"metadata has more than {MAX_METADATA_CHARS} characters")
     return value
+
+
+def metadata_size(value: dict[str, Scalar]) -> int:
+    return sum(len(k) + len(v if isinstance(v, str) else orjson.dumps(v)) for k, v in value.items())
 
 
 Metadata = Annotated[dict[str, Scalar], BeforeValidator(check_flat), AfterValidator(check_metadata)]
 
+# What a client may post: limits a schema can state, chosen so that no
+# metadata they admit exceeds the 2 KiB cap (16 keys of at most 32 characters
+# and values of at most 96: 2,048 characters in all).
+CLIENT_KEY_LENGTH = 32
+CLIENT_VALUE_LENGTH = 96
+KEY_PATTERN = r"^[^$.\u0000][^.\u0000]*$"
+ClientKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=CLIENT_KEY_LENGTH, pattern=KEY_PATTERN)
+]
+# Strict: a JSON string stays a string (a too long one is refused, not read as a number).
+ClientScalar = (
+    Annotated[str, StringConstraints(max_length=CLIENT_VALUE_LENGTH)]
+    | Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]  # BSON's integers
+    | Annotated[float, Field(strict=True)]
+    | Annotated[bool, Field(strict=True)]
+    | None
+)
+_CLIENT_METADATA_SCHEMA = {
+    "type": "object",
+    "maxProperties": MAX_METADATA_KEYS,
+    "propertyNames": {"minLength": 1, "maxLength": CLIENT_KEY_LENGTH, "pattern": KEY_PATTERN},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "maxLength": CLIENT_VALUE_LENGTH},
+            {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+        ]
+    },
+}
+ClientMetadata = Annotated[
+    dict[ClientKey, ClientScalar],
+    BeforeValidator(check_flat),
+    Field(max_length=MAX_METADATA_KEYS),
+    WithJsonSchema(_CLIENT_METADATA_SCHEMA),
+]
 
-class EventCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class EventCreate(RequestModel):
     type: ClientEventType
     object_id: ObjectId
-    metadata: Metadata = Field(default_factory=dict)
+    metadata: ClientMetadata = Field(default_factory=dict)
 
 
 class EventAccepted(BaseModel):

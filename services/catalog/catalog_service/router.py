@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -12,9 +11,12 @@ from catalog_service import service
 from catalog_service.dependencies import CacheDep, CeleryDep, EventsDep, SessionDep, SessionsDep
 from catalog_service.repository import ProductFilter
 from catalog_service.schemas import (
+    IDS_PATTERN,
+    SLUG_PATTERN,
     CategoryCreate,
     CategoryList,
     CategoryPublic,
+    Price,
     ProductCreate,
     ProductPage,
     ProductPublic,
@@ -23,7 +25,9 @@ from catalog_service.schemas import (
 )
 from sandbox_common.auth import AdminPrincipal, CurrentPrincipal, OptionalPrincipal
 from sandbox_common.batching import PublishFailed
-from sandbox_common.errors import ServiceError
+from sandbox_common.errors import ServiceError, error_responses
+from sandbox_common.pagination import Cursor
+from sandbox_common.schemas import NO_NUL
 
 categories = APIRouter(prefix="/api/v1/categories", tags=["categories"])
 products = APIRouter(prefix="/api/v1/products", tags=["products"])
@@ -39,24 +43,27 @@ async def list_categories(session: SessionDep) -> CategoryList:
     return await service.list_categories(session=session)
 
 
-@categories.post("", status_code=status.HTTP_201_CREATED)
+@categories.post("", status_code=status.HTTP_201_CREATED,
+                 responses=error_responses(400, 401, 403, 409))  # fmt: skip
 async def create_category(
     body: CategoryCreate, _: AdminPrincipal, session: SessionDep
 ) -> CategoryPublic:
     return await service.create_category(session=session, body=body)
 
 
-@products.get("")
+@products.get("", responses=error_responses(400))
 async def list_products(
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    min_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
-    max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
+    min_price: Annotated[Price | None, Query()] = None,
+    max_price: Annotated[Price | None, Query()] = None,
     sort: Sort = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    ids: Annotated[str | None, Query(max_length=4000)] = None,
+    cursor: Cursor = None,
+    ids: Annotated[
+        str | None, Query(pattern=IDS_PATTERN, description="Up to 100 product ids, comma-separated")
+    ] = None,
 ) -> ProductPage:
     filters = ProductFilter(
         q=q.strip() if q else None,
@@ -74,7 +81,7 @@ async def list_products(
     "/{product_id}",
     response_class=Response,
     responses={200: {"model": ProductPublic, "description": "The product"},
-               304: {"description": "Not modified"}},
+               304: {"description": "Not modified"}, **error_responses(401, 404)},
 )  # fmt: skip
 async def get_product(
     product_id: uuid.UUID,
@@ -96,14 +103,15 @@ async def get_product(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@products.post("", status_code=status.HTTP_201_CREATED)
+@products.post("", status_code=status.HTTP_201_CREATED,
+               responses=error_responses(400, 401, 403, 409))  # fmt: skip
 async def create_product(
     body: ProductCreate, admin: AdminPrincipal, session: SessionDep, celery: CeleryDep
 ) -> ProductPublic:
     return await service.create_product(session=session, celery=celery, body=body, actor=admin)
 
 
-@products.patch("/{product_id}")
+@products.patch("/{product_id}", responses=error_responses(400, 401, 403, 404, 409))
 async def update_product(
     product_id: uuid.UUID,
     body: ProductUpdate,
@@ -117,7 +125,8 @@ async def update_product(
     )
 
 
-@products.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+@products.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT,
+                 responses=error_responses(401, 403, 404))  # fmt: skip
 async def delete_product(
     product_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, cache: CacheDep,
     celery: CeleryDep,
@@ -128,7 +137,8 @@ async def delete_product(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@products.post("/{product_id}/like", status_code=status.HTTP_204_NO_CONTENT)
+@products.post("/{product_id}/like", status_code=status.HTTP_204_NO_CONTENT,
+               responses=error_responses(401, 404, 503))  # fmt: skip
 async def like_product(
     product_id: uuid.UUID,
     principal: CurrentPrincipal,

@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from sandbox_common.context import current_request_id
 from sandbox_common.responses import JSONResponse
@@ -38,8 +40,8 @@ class Conflict(ServiceError):
 
 
 class InvalidField(ServiceError):
-    """A 422 for a rule no schema can check (an unknown category, say), shaped
-    like FastAPI's own list of field errors."""
+    """A 422 shaped like FastAPI's own list of field errors, for a request
+    that cannot be right whatever the data holds (JSON sent to a form route)."""
 
     status_code = 422
 
@@ -69,6 +71,47 @@ class TooManyRequests(ServiceError):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
+class ErrorBody(BaseModel):
+    """The contract's error body, as the OpenAPI documents show it."""
+
+    detail: str | list[dict[str, Any]]
+    request_id: str
+
+
+# What each error status means wherever a route answers it; each route names
+# in its `responses=` the ones it can answer, so its OpenAPI operation lists
+# every status it can give.
+ERROR_MEANINGS: dict[int, str] = {
+    400: "The request cannot be read: a body that is not UTF-8 or a form that does not "
+    "parse, or a cursor this service did not issue",
+    401: "Not authenticated: no valid bearer token, a token whose account is gone, "
+    "or a wrong email, password or refresh token",
+    403: "Authenticated, but not allowed: the admin role is needed, or the current "
+    "password is wrong",
+    404: "No such resource",
+    409: "The change conflicts with what exists: a duplicate, or a category that does not exist",
+    429: "Too many attempts; wait for `Retry-After` seconds",
+    503: "A dependency needed to accept the request is down; try again",
+}
+
+
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses=`` for the error statuses a route can answer, with
+    the contract's body and the headers those answers always carry. (FastAPI
+    adds 422 itself wherever a route takes parameters or a body.)"""
+    return {
+        code: {"model": ErrorBody, "description": ERROR_MEANINGS[code],
+               "headers": _ERROR_HEADERS.get(code, {})}
+        for code in codes
+    }  # fmt: skip
+
+
 def error_response(
     status_code: int, detail: Any, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
@@ -92,9 +135,28 @@ async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.detail, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, exc.detail, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(exc.status_code, exc.detail, headers)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. Starlette's own `Allow`
+    names the first matching route's methods only, and a path such as
+    /users/me has one route per method."""
+    routes = request.app.router.routes
+
+    def served(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return [method for method in METHODS if served(method)]
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

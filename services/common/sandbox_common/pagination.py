@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Query
 
 from sandbox_common.errors import ServiceError
 
 MAX_CURSOR_LENGTH = 512
+# The query parameter: base64url without padding, as encode_cursor writes it.
+# Text of that shape that this service did not issue is a 400 (BadCursor).
+Cursor = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR_LENGTH, pattern="^[A-Za-z0-9_-]*$",
+          description="The `next_cursor` of the previous page, as it was given"),
+]  # fmt: skip
 
 
 class BadCursor(ServiceError):

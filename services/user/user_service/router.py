@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 
 from sandbox_common.auth import AdminPrincipal
-from sandbox_common.errors import InvalidField
+from sandbox_common.errors import InvalidField, error_responses
+from sandbox_common.pagination import Cursor
 from user_service import service
 from user_service.dependencies import CeleryDep, CurrentUser, PolicyDep, SessionDep, ThrottleDep
 from user_service.schemas import (
     RefreshRequest,
     RegisterRequest,
+    TokenForm,
     TokenPair,
     UpdateMeRequest,
     UpdateRoleRequest,
@@ -27,7 +28,7 @@ users = APIRouter(prefix="/api/v1/users", tags=["users"])
 jwks = APIRouter(tags=["auth"])
 
 
-@auth.post("/register", status_code=status.HTTP_201_CREATED)
+@auth.post("/register", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409))
 async def register(body: RegisterRequest, session: SessionDep, celery: CeleryDep) -> UserPublic:
     return await service.register(
         session=session,
@@ -49,9 +50,10 @@ def _form_expected(request: Request) -> None:
         )
 
 
-@auth.post("/token", dependencies=[Depends(_form_expected)])
+@auth.post("/token", dependencies=[Depends(_form_expected)],
+           responses=error_responses(400, 401, 429))  # fmt: skip
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[TokenForm, Form()],
     request: Request,
     session: SessionDep,
     throttle: ThrottleDep,
@@ -68,12 +70,12 @@ async def token(
     )
 
 
-@auth.post("/refresh")
+@auth.post("/refresh", responses=error_responses(400, 401))
 async def refresh(body: RefreshRequest, session: SessionDep, policy: PolicyDep) -> TokenPair:
     return await service.refresh(session=session, policy=policy, refresh_token=body.refresh_token)
 
 
-@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400))
 async def logout(body: RefreshRequest, session: SessionDep) -> Response:
     await service.logout(session=session, refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -85,33 +87,33 @@ async def jwks_document(policy: PolicyDep, response: Response) -> dict[str, list
     return policy.signer.jwks()
 
 
-@users.get("/me")
+@users.get("/me", responses=error_responses(401))
 async def read_me(user: CurrentUser) -> UserPublic:
     return service.to_public(user)
 
 
-@users.patch("/me")
+@users.patch("/me", responses=error_responses(400, 401, 403))
 async def update_me(body: UpdateMeRequest, user: CurrentUser, session: SessionDep) -> UserPublic:
     return await service.update_me(session=session, user=user, changes=body)
 
 
-@users.delete("/me", status_code=status.HTTP_202_ACCEPTED)
+@users.delete("/me", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(401))
 async def delete_me(user: CurrentUser, session: SessionDep, celery: CeleryDep) -> dict[str, str]:
     await service.delete_me(session=session, celery=celery, user=user)
     return {"status": "erasure scheduled"}
 
 
-@users.get("")
+@users.get("", responses=error_responses(400, 401, 403))
 async def list_users(
     _: AdminPrincipal,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
 ) -> UserPage:
     return await service.list_users(session=session, limit=limit, cursor=cursor)
 
 
-@users.patch("/{user_id}")
+@users.patch("/{user_id}", responses=error_responses(400, 401, 403, 404))
 async def set_role(
     user_id: uuid.UUID, body: UpdateRoleRequest, _: AdminPrincipal, session: SessionDep
 ) -> UserPublic:

@@ -7,40 +7,75 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from pydantic import BaseModel, EmailStr, Field, WithJsonSchema, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from sandbox_common.schemas import Name100, RequestModel, Text320
 
 Password = Annotated[str, Field(min_length=8, max_length=128)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+DisplayName = Name100
 Role = Literal["user", "admin"]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
 
 
-class RegisterRequest(_Request):
-    email: EmailStr
+# EmailStr (email-validator) also refuses the special-use domains of RFC 6761
+# and 7686 (example.test, host.local, ...); the schema says so.
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+_EMAIL_SCHEMA = {
+    "type": "string",
+    "format": "email",
+    "maxLength": 254,
+    "pattern": rf"^(?![^@]*@(?:.*\.)?(?:{_SPECIAL_USE})$)",
+}
+Email = Annotated[EmailStr, WithJsonSchema(_EMAIL_SCHEMA)]
+
+
+class RegisterRequest(RequestModel):
+    email: Email
     password: Password
     display_name: DisplayName
 
 
-class RefreshRequest(_Request):
+class TokenForm(BaseModel):
+    """OAuth2's password grant, posted as a form; ``username`` is the email.
+    (Text that cannot be an account's email or password is a 422, not a 401.)"""
+
+    grant_type: Literal["password"] | None = None
+    username: Annotated[Text320, Field(min_length=1)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+    scope: str = ""
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class RefreshRequest(RequestModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
 
 
-class UpdateMeRequest(_Request):
+class UpdateMeRequest(RequestModel):
+    """A new password needs the current one; a display name of null is no change."""
+
+    model_config = {"json_schema_extra": {"dependentRequired": {"password": ["current_password"]}}}
+
     display_name: DisplayName | None = None
-    password: Password | None = None
-    current_password: Annotated[str, Field(max_length=128)] | None = None
+    password: Password | SkipJsonSchema[None] = None
+    current_password: Annotated[str, Field(max_length=128)] | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _current_password_with_new(self) -> UpdateMeRequest:
+        for name in ("password", "current_password"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
         if self.password is not None and self.current_password is None:
             raise ValueError("current_password is required to change the password")
         return self
 
 
-class UpdateRoleRequest(_Request):
+class UpdateRoleRequest(RequestModel):
     role: Role
 
 
