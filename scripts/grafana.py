@@ -96,6 +96,13 @@ def _home() -> Path | None:
     return next((Path(p) for p in candidates if Path(p).is_dir()), None)
 
 
+def pulled(docker: str) -> bool:
+    """Pulls the image, unless SANDBOX_PULL=0 says no registry is to be asked."""
+    if os.environ.get("SANDBOX_PULL", "1") == "0":
+        return False
+    return _run(docker, "pull", "-q", IMAGE).returncode == 0
+
+
 def up() -> int:
     binary = shutil.which("grafana") or shutil.which("grafana-server")
     docker = _docker()
@@ -109,7 +116,7 @@ def up() -> int:
         if home:
             argv += ["--homepath", str(home)]
         stack.spawn("grafana", argv, env)
-    elif docker and (image_present(docker) or _run(docker, "pull", "-q", IMAGE).returncode == 0):
+    elif docker and (image_present(docker) or pulled(docker)):
         prov = provisioning(HOME / "provisioning", CONTAINER_DASHBOARDS)
         _run(docker, "rm", "-f", CONTAINER)
         env_args = [arg for k, v in environment("/etc/grafana/provisioning").items()

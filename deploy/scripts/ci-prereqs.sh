@@ -38,10 +38,11 @@ fi
 
 SKIP_KIND="${SKIP_KIND:-1}" bash deploy/scripts/install-tools.sh
 
-# The base image: the official one when it is here or can be pulled, else one
-# built from the Debian mirror apt uses.
+# The base image: the official one when it is here or can be pulled (not with
+# SANDBOX_PULL=0), else one built from the Debian mirror apt uses.
 python_image="${PYTHON_IMAGE:-python:3.12-slim}"
-if docker image inspect "$python_image" >/dev/null 2>&1 || timeout 60 docker pull -q "$python_image" >/dev/null 2>&1; then
+if docker image inspect "$python_image" >/dev/null 2>&1 \
+   || { [[ "${SANDBOX_PULL:-1}" != 0 ]] && timeout 60 docker pull -q "$python_image" >/dev/null 2>&1; }; then
   echo "$python_image" > .tools/python-image
 else
   log "$python_image cannot be pulled; building a local base image"

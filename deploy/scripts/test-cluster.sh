@@ -33,9 +33,10 @@ skip() {
 if [[ "$CLUSTER" == auto ]]; then
   command -v "$KIND" >/dev/null 2>&1 || skip "no kind on this machine"
   docker info >/dev/null 2>&1 || skip "no Docker engine answers on this machine"
-  # kind runs only where its pinned node image is here or can be pulled.
+  # kind runs only where its pinned node image is here or can be pulled (not with SANDBOX_PULL=0).
   node_image="$(sed -n -E 's/^[[:space:]]*image:[[:space:]]*(kindest\/node:[^[:space:]]+)$/\1/p' deploy/k8s/kind-config.yaml)"
-  docker image inspect "$node_image" >/dev/null 2>&1 || timeout 900 docker pull -q "$node_image" >/dev/null 2>&1 \
+  docker image inspect "$node_image" >/dev/null 2>&1 \
+    || { [[ "${SANDBOX_PULL:-1}" != 0 ]] && timeout 900 docker pull -q "$node_image" >/dev/null 2>&1; } \
     || skip "kind's node image $node_image is not here and cannot be pulled"
   CLUSTER=kind
 fi
