@@ -19,9 +19,17 @@ help: ## List every target with what it does
 	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-$(BIN)/.installed: requirements.lock pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or newer" >&2; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V))" >&2; exit 1; }
+.PHONY: python-check
+python-check:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or newer (sudo apt-get install -y python3 python3-venv)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V)); install it, or run make with PYTHON=python3.12 (or another 3.11+)" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "error: $(PYTHON) cannot create a virtualenv; install its venv module (sudo apt-get install -y python3-venv)" >&2; exit 1; }
+
+.PHONY: preflight
+preflight: python-check ## Check the tools the local stack needs, with their versions, before anything long starts
+	@$(PYTHON) scripts/stack.py check
+
+$(BIN)/.installed: requirements.lock pyproject.toml | python-check
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
@@ -38,7 +46,7 @@ lock: ## Re-pin requirements.lock from requirements.in (needs uv: pip install uv
 ##@ Local stack (no cluster)
 
 .PHONY: local-up
-local-up: venv ## Start PostgreSQL, Redis, a MongoDB-protocol server, Prometheus, worker, beat and the services; wait until ready
+local-up: preflight venv ## Start PostgreSQL, Redis, a MongoDB-protocol server, Prometheus, worker, beat and the services; wait until ready
 	$(STACK) up
 
 .PHONY: local-down
@@ -69,7 +77,7 @@ seed: venv ## Load the demo catalog into the running stack (idempotent)
 ##@ Quality
 
 .PHONY: test
-test: venv deploy-tools ## Every test: unit, integration on the local stack, deploy checks, a 30 s load smoke run, then the cluster tests (see test-cluster)
+test: preflight venv deploy-tools ## Every test: unit, integration on the local stack, deploy checks, a 30 s load smoke run, then the cluster tests (see test-cluster)
 	$(STACK) with-stack -- bash -c '$(BIN)/pytest -m "not cluster" $(PYTEST_ARGS) && $(MAKE) loadtest-smoke'
 	@$(MAKE) test-cluster
 
@@ -78,7 +86,7 @@ test-unit: venv ## Run the unit tests only (no servers needed)
 	$(BIN)/pytest tests -m "not integration and not docker and not cluster" $(PYTEST_ARGS)
 
 .PHONY: fuzz
-fuzz: venv ## Fuzz the three OpenAPI documents with schemathesis, every check (SEED=n for another seed; make test runs a fixed one)
+fuzz: preflight venv ## Fuzz the three OpenAPI documents with schemathesis, every check (SEED=n for another seed; make test runs a fixed one)
 	$(STACK) with-stack -- env $(if $(SEED),SANDBOX_FUZZ_SEED=$(SEED)) $(BIN)/pytest tests/integration/test_openapi_fuzz.py $(PYTEST_ARGS)
 
 .PHONY: lint

@@ -1,7 +1,7 @@
 """The local stack: every server and process of the sandbox on this machine,
 without a cluster.
 
-    python scripts/stack.py up | down | status | seed | unlock EMAIL | with-stack -- CMD...
+    python scripts/stack.py check | up | down | status | seed | unlock EMAIL | with-stack -- CMD...
 
 Everything lives under ``.local/``: ``data/`` (databases), ``logs/`` (one file a
 process), ``run/`` (pid files), ``credentials.env`` (generated passwords) and
@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -413,11 +414,73 @@ def start_redis(plan: Plan) -> None:
     wait_until("redis", lambda: port_open(REDIS_PORT), 30)
 
 
+# -- what the stack needs, checked before anything long starts -------------------------------
+
+# The oldest version of each server the local stack is known to run with (13:
+# DROP DATABASE ... WITH (FORCE), which the tests use), and how to get it.
+REQUIRED = {
+    "postgres": ("13", "sudo apt-get install -y postgresql (macOS: brew install postgresql@17)"),
+    "redis-server": ("7.0", "sudo apt-get install -y redis-server (macOS: brew install redis)"),
+    "prometheus": ("2.42", "sudo apt-get install -y prometheus (macOS: brew install prometheus)"),
+}
+
+
+def tool_version(binary: str) -> str | None:
+    """What `BINARY --version` says: "postgres (PostgreSQL) 15.18", "Redis server
+    v=7.0.15 ...", "prometheus, version 2.42.0+ds ..."."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True,  # noqa: S603
+                             check=False, timeout=30)  # fmt: skip
+    except OSError:
+        return None
+    match = re.search(r"(?:version |v=|\) )(\d+(?:\.\d+)+)", out.stdout + out.stderr)
+    return match.group(1) if match else None
+
+
+def tool_problem(name: str) -> str | None:
+    """Why the tool cannot serve, with what to install; None when it can."""
+    minimum, install = REQUIRED[name]
+    binary = find_binary(name)
+    if binary is None:
+        return f"{name} not found; {name} {minimum} or newer is needed: {install}"
+    have = tool_version(binary)
+    if have is None or _version(have) < _version(minimum):
+        have = have or "of an unknown version"
+        return f"{binary} is {have}; {name} {minimum} or newer is needed: {install}"
+    return None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def preflight() -> None:
+    """Every tool `up` will need, with its version, before it starts anything:
+    one line each on what to install. Prometheus is optional (no metrics
+    store without it), so it only warns."""
+    plan = make_plan()
+    problems = []
+    if plan.start_postgres:
+        problems.append(tool_problem("postgres"))
+    if plan.start_redis:
+        problems.append(tool_problem("redis-server"))
+    needs_go = plan.start_mongo and not shutil.which("mongod")
+    if needs_go and not (TOOLS_BIN / "sandbox-ferretdb").exists() and go_binary() is None:
+        problems.append("Go is needed to build FerretDB (the MongoDB-protocol server): see above")
+    found = [problem for problem in problems if problem]
+    if found:
+        fail("cannot start the local stack:\n  " + "\n  ".join(found))
+    optional = tool_problem("prometheus")
+    if optional:
+        say(f"{optional} (without it the stack runs with no metrics store)")
+
+
 def go_binary() -> str | None:
-    return shutil.which("go") or next(
-        (str(p) for p in (Path("/usr/local/go/bin/go"), Path("/usr/lib/go/bin/go")) if p.exists()),
-        None,
-    )
+    """A Go new enough for what we build (scripts/go.sh, which fetches one when
+    the machine's is older and says what to install when there is none)."""
+    found = subprocess.run(["bash", str(ROOT / "scripts" / "go.sh")],  # noqa: S603, S607
+                           stdout=subprocess.PIPE, check=False, text=True)  # fmt: skip
+    return found.stdout.strip() or None
 
 
 def ferretdb_binary() -> str:
@@ -725,10 +788,14 @@ def seed() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status", "seed", "unlock", "with-stack"])
+    parser.add_argument(
+        "command", choices=["check", "up", "down", "status", "seed", "unlock", "with-stack"]
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    if args.command == "up":
+    if args.command == "check":
+        preflight()
+    elif args.command == "up":
         up()
     elif args.command == "down":
         down()

@@ -3,15 +3,8 @@
 BARE_TOOLS="${BARE_TOOLS:-$PWD/.tools/bare}"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-go_bin() {
-  command -v go 2>/dev/null && return
-  local candidate
-  for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
-    [[ -x "$candidate" ]] && { echo "$candidate"; return; }
-  done
-  return 1
-}
-GO="$(go_bin)" || die "Go is needed to build the bare cluster (apt-get install -y golang-go, Go 1.24 or newer)"
+# A Go new enough for every module (scripts/go.sh fetches one when the machine's is older).
+GO="$(bash scripts/go.sh)" || exit 1
 
 # module_version DIR MODULE -> the version DIR's go.mod requires of MODULE
 # (each wrapper module's go.mod is the one place a version is pinned)

@@ -4,7 +4,7 @@
 #   .tools/bin/kind   kind, likewise (only `make up` needs it)
 #   .tools/venv       checkov and kubernetes-validate, apart from the project
 #                     venv because checkov pins many dependencies
-# Needs Go (for helm/kind) and python3 with venv. SKIP_KIND=1 skips kind.
+# Needs Go (for helm/kind; scripts/go.sh) and python3 with venv. SKIP_KIND=1 skips kind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,13 +18,6 @@ mkdir -p "$TOOLS/bin"
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-go_bin() {
-  command -v go 2>/dev/null && return
-  for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
-    [[ -x "$candidate" ]] && { echo "$candidate"; return; }
-  done
-  return 1
-}
 
 # Helm's default Kubernetes version (what `helm template` and `helm lint`
 # assume without --kube-version) is 1.20 unless set at link time; its Makefile
@@ -50,7 +43,7 @@ install_go_tool() {
     return
   fi
   local go
-  go="$(go_bin)" || die "Go is needed to build $name $version (apt-get install -y golang-go, or put a $name binary at $TOOLS/bin/$name)"
+  go="$(bash scripts/go.sh)" || die "Go is needed to build $name $version (or put a $name binary at $TOOLS/bin/$name)"
   log "building $name $version (go install $module@$version)"
   # Helm and kind read their version from ldflags; set them so `helm version` tells the truth.
   local ldflags=""

@@ -56,6 +56,11 @@ check_prerequisites() {
   case "$CLUSTER" in kind|minikube) ;; *) die "CLUSTER must be kind or minikube, not $CLUSTER" ;; esac
   need docker 20.10 "docker version --format '{{.Client.Version}}'" "install Docker (apt-get install -y docker.io) and start it"
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer: start Docker (sudo systemctl start docker, or Docker Desktop)"
+  # kind's warning about cgroup v1 means this: its node runs Kubernetes, whose
+  # kubelet refuses cgroup v1 by default since 1.35, so the cluster would never come up.
+  if [[ "$CLUSTER" == kind && "$(docker info --format '{{.CgroupVersion}}' 2>/dev/null || true)" == 1 ]]; then
+    die "Docker runs on cgroup v1 here, and the Kubernetes $(cluster_kubernetes_version) node kind starts does not: its kubelet refuses cgroup v1 (kind warns that cgroup v1 is deprecated). Switch the host to cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1; Debian 11+, Ubuntu 21.10+ and Docker Desktop use it by default), or run make local-up, which needs no cluster"
+  fi
   need "$KUBECTL" "$(kubectl_min)" "$KUBECTL version --client" \
     "the cluster runs Kubernetes $(cluster_kubernetes_version); install kubectl $(kubectl_min) or later: https://kubernetes.io/docs/tasks/tools/"
   need "$HELM" 3.14 "$HELM version --short" "run make deploy-tools (builds helm into .tools/bin) or install Helm 3"

@@ -1,0 +1,68 @@
+"""The tool checks that run before anything long starts: a missing or old
+tool stops with one line naming the fix (scripts/stack.py, scripts/go.sh)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.utils.stack import ROOT, stack_module
+
+stack = stack_module()
+
+
+def fake_tool(directory: Path, name: str, says: str) -> None:
+    tool = directory / name
+    tool.write_text(f"#!/bin/sh\necho '{says}'\n")
+    tool.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("name", "says", "ok"),
+    [("redis-server", "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0", True),
+     ("redis-server", "Redis server v=6.0.16 sha=00000000:0", False),
+     ("postgres", "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", True),
+     ("postgres", "postgres (PostgreSQL) 12.22", False),
+     ("prometheus", "prometheus, version 2.42.0+ds (branch: debian/sid)", True),
+     ("prometheus", "prometheus, version 2.31.2+ds1", False),
+     ("prometheus", "no version here", False)],
+)  # fmt: skip
+def test_versions_are_read_and_held_to_the_minimum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, says: str, ok: bool
+) -> None:
+    fake_tool(tmp_path, name, says)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problem = stack.tool_problem(name)
+    if ok:
+        assert problem is None
+    else:
+        minimum, install = stack.REQUIRED[name]
+        assert problem is not None
+        assert f"{minimum} or newer" in problem
+        assert install in problem
+
+
+def test_a_missing_tool_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problem = stack.tool_problem("redis-server")
+    assert problem is not None
+    assert "not found" in problem
+    assert "apt-get install" in problem
+
+
+def test_go_sh_gives_a_go_at_least_as_new_as_it_requires() -> None:
+    found = subprocess.run(["bash", str(ROOT / "scripts" / "go.sh")], capture_output=True,
+                           text=True, check=False)  # fmt: skip
+    if found.returncode != 0:
+        pytest.skip(f"no Go here: {found.stderr.strip()}")
+    minimum = next(line.split("=")[1].split()[0]
+                   for line in (ROOT / "scripts" / "go.sh").read_text().splitlines()
+                   if line.startswith("GO_MIN="))  # fmt: skip
+    version = subprocess.run([found.stdout.strip(), "env", "GOVERSION"], capture_output=True,
+                             text=True, check=True, cwd="/").stdout.strip()  # fmt: skip
+    have = tuple(int(p) for p in version.removeprefix("go").split("."))
+    assert have >= tuple(int(p) for p in minimum.split(".")), (version, minimum)
