@@ -85,6 +85,10 @@ test: preflight venv deploy-tools ## Every test: unit, integration on the local 
 test-unit: venv ## Run the unit tests only (no servers needed)
 	$(BIN)/pytest tests -m "not integration and not docker and not cluster" $(PYTEST_ARGS)
 
+.PHONY: test-quickstart
+test-quickstart: ## The README's quick start in a fresh Debian container, as a user with sudo (root, Docker, debootstrap; SUITE=bookworm or trixie)
+	bash tests/quickstart/run.sh $(SUITE)
+
 .PHONY: fuzz
 fuzz: preflight venv ## Fuzz the three OpenAPI documents with schemathesis, every check (SEED=n for another seed; make test runs a fixed one)
 	$(STACK) with-stack -- env $(if $(SEED),SANDBOX_FUZZ_SEED=$(SEED)) $(BIN)/pytest tests/integration/test_openapi_fuzz.py $(PYTEST_ARGS)

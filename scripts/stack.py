@@ -40,7 +40,8 @@ TOOLS_BIN = ROOT / ".tools" / "bin"
 PG_PORT = int(os.environ.get("SANDBOX_LOCAL_PG_PORT", "55432"))
 REDIS_PORT = int(os.environ.get("SANDBOX_LOCAL_REDIS_PORT", "56379"))
 MONGO_PORT = int(os.environ.get("SANDBOX_LOCAL_MONGO_PORT", "57017"))
-PROMETHEUS_PORT = int(os.environ.get("SANDBOX_LOCAL_PROMETHEUS_PORT", "9090"))
+# 5xxxx like the datastores: Debian's prometheus package serves 9090 itself.
+PROMETHEUS_PORT = int(os.environ.get("SANDBOX_LOCAL_PROMETHEUS_PORT", "59090"))
 SERVICE_PORTS = {"user": 8001, "catalog": 8002, "activity": 8003}
 WORKER_METRICS_PORT, BEAT_METRICS_PORT = 9101, 9102
 # The datastore exporters, as the chart runs them beside each datastore: the
@@ -450,6 +451,35 @@ def tool_problem(name: str) -> str | None:
     return None
 
 
+# The ports a newcomer can move; the services' own are the contract's defaults.
+PORT_VARIABLES = {
+    "postgres": "SANDBOX_LOCAL_PG_PORT",
+    "redis": "SANDBOX_LOCAL_REDIS_PORT",
+    "mongo": "SANDBOX_LOCAL_MONGO_PORT",
+    "prometheus": "SANDBOX_LOCAL_PROMETHEUS_PORT",
+}
+
+
+def port_problems(plan: Plan) -> list[str]:
+    """A port the stack would listen on that another program holds: the
+    process would fail to start, or worse, the stack would talk to that one."""
+    started = {
+        "postgres": plan.start_postgres,
+        "redis": plan.start_redis,
+        "mongo": plan.start_mongo,
+    }
+    skipped = {name for name, starts in started.items() if not starts}
+    problems = []
+    for name, port in ports().items():
+        if name in skipped or running_pid(name) or not port_open(port):
+            continue
+        move = PORT_VARIABLES.get(name)
+        hint = f", or set {move} to another port" if move else ""
+        problems.append(f"port {port}, where the stack's {name} listens, is taken by another "
+                        f"program: stop it{hint}")  # fmt: skip
+    return problems
+
+
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
@@ -467,6 +497,7 @@ def preflight() -> None:
     needs_go = plan.start_mongo and not shutil.which("mongod")
     if needs_go and not (TOOLS_BIN / "sandbox-ferretdb").exists() and go_binary() is None:
         problems.append("Go is needed to build FerretDB (the MongoDB-protocol server): see above")
+    problems += port_problems(plan)
     found = [problem for problem in problems if problem]
     if found:
         fail("cannot start the local stack:\n  " + "\n  ".join(found))

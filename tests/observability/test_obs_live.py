@@ -36,10 +36,13 @@ import pytest
 from obs_support import dashboard_queries, load_rule_files, measurements
 
 from tests.utils.observe import Traffic, instant, wait_for_series
+from tests.utils.stack import stack_env, stack_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PROMETHEUS_URL = os.environ.get("SANDBOX_PROMETHEUS_URL", "http://127.0.0.1:9090")
+PROMETHEUS_URL = stack_env().get(
+    "SANDBOX_PROMETHEUS_URL", f"http://127.0.0.1:{stack_module().PROMETHEUS_PORT}"
+)
 NAMESPACE = os.environ.get("SANDBOX_PROMETHEUS_NAMESPACE", "local")
 USER_URL = os.environ.get("SANDBOX_USER_URL", "http://127.0.0.1:8001")
 CATALOG_URL = os.environ.get("SANDBOX_CATALOG_URL", "http://127.0.0.1:8002")

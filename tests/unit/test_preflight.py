@@ -3,6 +3,7 @@ tool stops with one line naming the fix (scripts/stack.py, scripts/go.sh)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -66,3 +67,21 @@ def test_go_sh_gives_a_go_at_least_as_new_as_it_requires() -> None:
                              text=True, check=True, cwd="/").stdout.strip()  # fmt: skip
     have = tuple(int(p) for p in version.removeprefix("go").split("."))
     assert have >= tuple(int(p) for p in minimum.split(".")), (version, minimum)
+
+
+def test_a_port_another_program_holds_is_named_with_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        monkeypatch.setattr(stack, "ports", lambda: {"prometheus": port, "mongo": port})
+        monkeypatch.setattr(stack, "running_pid", lambda name: None)
+        plan = stack.Plan()  # starts no datastore: their ports are not its business
+        (problem,) = stack.port_problems(plan)
+        assert f"port {port}" in problem
+        assert "SANDBOX_LOCAL_PROMETHEUS_PORT" in problem
+        plan.start_mongo = True
+        assert len(stack.port_problems(plan)) == 2
+    assert stack.port_problems(plan) == []
