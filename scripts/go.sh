@@ -65,9 +65,11 @@ platform="$(go_here "$go" env GOOS)-$(go_here "$go" env GOARCH)"
 printf '==> Go %s is older than %s and cannot switch itself: fetching Go %s into .tools/go/\n' \
   "$version" "$GO_MIN" "$GO_FETCH" >&2
 module="golang.org/toolchain@v0.0.1-go$GO_FETCH.$platform"
-dir="$(go_here "$go" mod download -json "$module" | sed -n -E 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')"
+downloaded="$(go_here "$go" mod download -json "$module" 2>&1)" || true
+dir="$(sed -n -E 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p' <<<"$downloaded")"
 [[ -n "$dir" && -d "$dir/bin" ]] || die "Go $version could not download $module through its module proxy \
-($(go_here "$go" env GOPROXY)); install Go $GO_MIN or newer yourself (https://go.dev/doc/install)"
+($(go_here "$go" env GOPROXY)): $(tr -s '[:space:]' ' ' <<<"$downloaded" | tail -c 400)
+Install Go $GO_MIN or newer yourself (https://go.dev/doc/install)"
 rm -rf "$fetched.partial"
 mkdir -p "$(dirname "$fetched")"
 cp -R "$dir" "$fetched.partial"

@@ -26,7 +26,8 @@ started=$(date +%s)
 [[ $(id -u) == 0 ]] || die "run as root (debootstrap and Docker)"
 docker info >/dev/null 2>&1 || die "no Docker engine answers: start dockerd"
 # The container shares the host's network: the stack it starts needs the same ports.
-if [[ -x .venv/bin/python ]] && .venv/bin/python scripts/stack.py status >/dev/null 2>&1; then
+# (Another program on one of them is named by the quick start's own make local-up.)
+if python3 -c 'import sys; sys.path.insert(0, "scripts"); import stack; sys.exit(not stack.stack_is_up())'; then
   die "a local stack runs on this machine (make local-down first): the quick start needs its ports"
 fi
 
@@ -44,6 +45,7 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
 fi
 
 work="$(mktemp -d)"
+chmod 755 "$work"  # the newcomer reads it
 trap 'rm -rf "$work"' EXIT
 git bundle create "$work/sandbox.bundle" HEAD 2>/dev/null
 cp tests/quickstart/first_requests.py "$work/"
@@ -84,11 +86,15 @@ if [[ -n "$go_cmd" ]]; then
   done
 fi
 [[ ! -r /etc/pip.conf ]] || env_args+=(-v /etc/pip.conf:/etc/pip.conf:ro)
+# The certificate authorities the host trusts beyond Debian's (a TLS-inspecting proxy's, say).
+[[ ! -d /usr/local/share/ca-certificates ]] \
+  || env_args+=(-v /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro)
 
 log "Debian $SUITE: the quick start as user 'newcomer' (with sudo)"
 # (DEBIAN_FRONTEND: nobody is at a terminal to answer a package's question.)
 docker run --rm --network host -v "$work:/quickstart:ro" -e DEBIAN_FRONTEND=noninteractive \
   "${env_args[@]}" "$IMAGE" bash -euc '
+  update-ca-certificates >/dev/null
   useradd --create-home --shell /bin/bash newcomer
   echo "newcomer ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/newcomer
   cd /home/newcomer
