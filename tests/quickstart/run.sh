@@ -76,7 +76,7 @@ sed 's/^/    /' "$work/steps.sh" >&2
 # The registries, reached as the host reaches them.
 env_args=()
 for name in $(env | sed -n -E 's/^((PIP|UV)_[A-Z_]+|[Hh][Tt][Tt][Pp][Ss]?_[Pp][Rr][Oo][Xx][Yy]|[Nn][Oo]_[Pp][Rr][Oo][Xx][Yy])=.*/\1/p'); do
-  env_args+=(-e "$name")
+  [[ "$name" == PIP_FIND_LINKS ]] || env_args+=(-e "$name")  # (a directory of the host's)
 done
 go_cmd="$(command -v go || ls /usr/local/go/bin/go 2>/dev/null || true)"
 if [[ -n "$go_cmd" ]]; then
