@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 IMAGE="${IMAGE:-}"
 LOADTEST_IMAGE="${LOADTEST_IMAGE:-}"
 [[ -n "$IMAGE" || -n "$LOADTEST_IMAGE" ]] || { echo "error: set IMAGE and/or LOADTEST_IMAGE" >&2; exit 2; }
+command -v docker >/dev/null 2>&1 || { echo "error: Docker is needed to build the images: sudo apt-get install -y docker.io (macOS: Docker Desktop)" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "error: the Docker engine does not answer: start it (sudo systemctl start docker, or Docker Desktop)" >&2; exit 1; }
 PYTHON_IMAGE="${PYTHON_IMAGE:-python:3.12-slim}"
 if ! docker image inspect "$PYTHON_IMAGE" >/dev/null 2>&1 \
    && ! { [[ "${SANDBOX_PULL:-1}" != 0 ]] && timeout 60 docker pull -q "$PYTHON_IMAGE" >/dev/null 2>&1; }; then
