@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sandbox_common.auth import Principal, StaticKeySource, TokenVerifier
+from sandbox_common.auth import JwksKeySource, Principal, StaticKeySource, TokenVerifier
 from sandbox_common.errors import Unauthorized
 from tests.utils import tokens
 from user_service.security import public_jwk
@@ -73,3 +74,69 @@ def test_bad_tokens_are_unauthorized(token: str) -> None:
     with pytest.raises(Unauthorized) as raised:
         verify(token)
     assert raised.value.headers == {"WWW-Authenticate": "Bearer"}
+
+
+class TestJwksSingleFlight:
+    """JwksKeySource against a mock JWKS endpoint that counts its fetches."""
+
+    @staticmethod
+    def source(handler: object, **kwargs: float) -> JwksKeySource:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+        return JwksKeySource("http://user/.well-known/jwks.json", client=client, **kwargs)
+
+    def test_waiters_for_an_unknown_kid_share_one_fetch(self) -> None:
+        fetches = []
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            fetches.append(request)
+            await asyncio.sleep(0.05)
+            return httpx.Response(200, json={"keys": [public_jwk(KEY.public_key())]})
+
+        async def scenario() -> list[object]:
+            keys = self.source(handler)
+            return await asyncio.gather(*(keys.get(KID) for _ in range(20)))
+
+        found = asyncio.run(scenario())
+        assert len(fetches) == 1
+        assert all(key is not None for key in found)
+
+    def test_with_the_user_service_down_they_share_one_failure(self) -> None:
+        fetches = []
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            fetches.append(request)
+            await asyncio.sleep(0.05)
+            raise httpx.ConnectError("refused", request=request)
+
+        async def scenario() -> tuple[list[object], object]:
+            keys = self.source(handler, min_refresh_interval=60)
+            first = await asyncio.gather(*(keys.get(KID) for _ in range(20)))
+            return first, await keys.get(KID)  # within the interval: no new try
+
+        first, again = asyncio.run(scenario())
+        assert len(fetches) == 1
+        assert first == [None] * 20
+        assert again is None
+
+    def test_a_known_kid_keeps_verifying_while_a_stale_cache_refreshes(self) -> None:
+        fetches = []
+        release = asyncio.Event()
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            fetches.append(request)
+            if len(fetches) > 1:
+                await release.wait()  # the refresh hangs until the test lets it go
+            return httpx.Response(200, json={"keys": [public_jwk(KEY.public_key())]})
+
+        async def scenario() -> list[object]:
+            keys = self.source(handler, ttl=0.0, min_refresh_interval=0.0)
+            await keys.get(KID)  # the first fetch fills the cache
+            await asyncio.sleep(0.01)  # ...which is now stale
+            # Each of these would hang if it waited for the refresh.
+            found = await asyncio.wait_for(asyncio.gather(*(keys.get(KID) for _ in range(20))), 5)
+            release.set()
+            return found
+
+        found = asyncio.run(scenario())
+        assert all(key is not None for key in found)
+        assert len(fetches) == 2  # the first, and one refresh for all twenty

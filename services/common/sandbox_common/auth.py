@@ -60,7 +60,15 @@ class StaticKeySource:
 
 
 class JwksKeySource:
-    """Keys read from a JWKS URL, cached for ``ttl`` seconds."""
+    """Keys read from a JWKS URL, cached for ``ttl`` seconds.
+
+    One fetch at a time serves every request that waits for it (single
+    flight): N requests with an unknown ``kid`` cause one fetch, not N in a
+    row, and with the user service down they share one timeout. A known
+    ``kid`` never waits: when the cache is stale it keeps verifying with the
+    key it has while one fetch runs in the background. A fetch starts at most
+    once per ``min_refresh_interval``, so neither tokens with made-up ``kid``
+    values nor a user service that is down make it hammer the user service."""
 
     def __init__(
         self,
@@ -75,35 +83,43 @@ class JwksKeySource:
         self._ttl = ttl
         self._min_interval = min_refresh_interval
         self._keys: dict[str, Any] = {}
-        self._fetched_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._fetched_at = float("-inf")  # the last fetch that worked
+        self._attempted_at = float("-inf")  # the last fetch started
+        self._inflight: asyncio.Task[None] | None = None
 
     async def get(self, kid: str) -> Any | None:
         now = time.monotonic()
-        stale = now - self._fetched_at > self._ttl
-        if kid not in self._keys or stale:
-            await self._refresh(force=stale)
+        due = now - self._attempted_at > self._min_interval
+        if kid in self._keys:
+            if now - self._fetched_at > self._ttl and due:
+                self._start_fetch()
+            return self._keys[kid]
+        if due:
+            self._start_fetch()
+        if self._inflight is not None and not self._inflight.done():
+            # shield: a waiter that gives up does not cancel the others' fetch
+            await asyncio.shield(self._inflight)
         return self._keys.get(kid)
 
-    async def _refresh(self, *, force: bool) -> None:
-        async with self._lock:
-            if not force and time.monotonic() - self._fetched_at < self._min_interval:
-                return
-            try:
-                document = await get_json(self._client, self._url, target="user-jwks", timeout=2.0)
-                keys = {}
-                for jwk in document.get("keys", []):
-                    if "kid" in jwk:
-                        keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
-            except (httpx.HTTPError, ValueError, AttributeError, jwt.PyJWTError) as exc:
-                metrics.JWKS_REFRESHES.labels("error").inc()
-                _log.warning("jwks refresh failed", error=type(exc).__name__)
-                # Keep serving the keys we had; try again after the interval.
-                self._fetched_at = time.monotonic() - self._ttl + self._min_interval
-                return
-            metrics.JWKS_REFRESHES.labels("success").inc()
-            self._keys = keys
-            self._fetched_at = time.monotonic()
+    def _start_fetch(self) -> None:
+        if self._inflight is None or self._inflight.done():
+            self._attempted_at = time.monotonic()
+            self._inflight = asyncio.create_task(self._fetch())
+
+    async def _fetch(self) -> None:
+        try:
+            document = await get_json(self._client, self._url, target="user-jwks", timeout=2.0)
+            keys = {}
+            for jwk in document.get("keys", []):
+                if "kid" in jwk:
+                    keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
+        except (httpx.HTTPError, ValueError, AttributeError, jwt.PyJWTError) as exc:
+            metrics.JWKS_REFRESHES.labels("error").inc()
+            _log.warning("jwks refresh failed", error=type(exc).__name__)
+            return  # the keys we had keep serving; the next try comes after the interval
+        metrics.JWKS_REFRESHES.labels("success").inc()
+        self._keys = keys
+        self._fetched_at = time.monotonic()
 
 
 class TokenVerifier:
