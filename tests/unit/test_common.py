@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -12,7 +13,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from sandbox_common import metrics
+from sandbox_common import batching, metrics
 from sandbox_common.context import accept_request_id, is_valid_request_id
 from sandbox_common.errors import Conflict, install_error_handlers
 from sandbox_common.health import health_router
@@ -174,3 +175,29 @@ def test_api_docs_pages_load_their_assets_from_the_service_not_a_cdn() -> None:
         for asset in assets:
             assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
             assert client.get(asset).status_code == 200, asset
+
+
+class TestBatchPublisherStop:
+    """stop() publishes everything accepted, the batch the runner is still
+    gathering included (the broker replaced by a recorder: a unit test)."""
+
+    def test_the_batch_being_gathered_is_published_on_stop(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        published: list[dict[str, object]] = []
+        monkeypatch.setattr(batching, "publish",
+                            lambda app, name, *, kwargs, request_id: published.extend(kwargs["events"]))  # fmt: skip
+
+        async def scenario() -> None:
+            # A long linger: the runner is mid-batch when stop() comes.
+            publisher = batching.BatchPublisher(None, "t", linger_seconds=30)  # type: ignore[arg-type]
+            publisher.start()
+            for n in range(5):
+                await publisher.submit({"n": n}, wait=False)
+            await asyncio.sleep(0.05)  # the runner has taken them
+            await asyncio.wait_for(publisher.stop(), 10)
+            await publisher.submit({"n": 5}, wait=False)  # after stop: the queue keeps it
+            await publisher.stop()
+
+        asyncio.run(scenario())
+        assert [e["n"] for e in published] == [0, 1, 2, 3, 4, 5]

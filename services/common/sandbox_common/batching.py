@@ -10,7 +10,6 @@ milliseconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from anyio import to_thread
@@ -20,6 +19,8 @@ from sandbox_common.celery import publish
 from sandbox_common.logging import get_logger
 
 _log = get_logger(__name__)
+# An event, and the future its submitter waits on (None: fire-and-forget).
+_Item = tuple[dict[str, Any], asyncio.Future[None] | None]
 
 
 class BatchPublisher:
@@ -38,19 +39,19 @@ class BatchPublisher:
         self._task = task_name
         self._max_batch = max_batch
         self._linger = linger_seconds
-        self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None] | None]] = (
-            asyncio.Queue(maxsize=max_pending)
-        )
+        # None in the queue tells the runner to send what it holds and end.
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=max_pending)
         self._runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name=f"batch-publisher:{self._task}")
 
     async def stop(self) -> None:
+        """Publishes everything accepted so far, the batch being gathered included."""
         if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+            await self._queue.put(None)
+            await self._runner
+            self._runner = None
         await self._flush_remaining()
 
     async def submit(self, event: dict[str, Any], *, wait: bool) -> None:
@@ -66,19 +67,28 @@ class BatchPublisher:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch, stopping = [first], False
             deadline = asyncio.get_running_loop().time() + self._linger
             while len(batch) < self._max_batch:
                 timeout = deadline - asyncio.get_running_loop().time()
                 if timeout <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
                 except TimeoutError:
                     break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
             await self._send(batch)
+            if stopping:
+                return
 
-    async def _send(self, batch: list[tuple[dict[str, Any], asyncio.Future[None] | None]]) -> None:
+    async def _send(self, batch: list[_Item]) -> None:
         events = [event for event, _ in batch]
         request_id = next((e.get("request_id") for e in events if e.get("request_id")), None)
         try:
@@ -104,7 +114,9 @@ class BatchPublisher:
     async def _flush_remaining(self) -> None:
         batch = []
         while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
+            item = self._queue.get_nowait()
+            if item is not None:
+                batch.append(item)
         if batch:
             await self._send(batch)
 
