@@ -1,10 +1,11 @@
-"""Two outbox relays at once send every row exactly once (``FOR UPDATE SKIP
+"""The outbox relay: two relays at once send every row exactly once (``FOR UPDATE SKIP
 LOCKED``), in a catalog database of the test's own so the stack's relay
 stays out of it."""
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import uuid
 from collections import Counter
@@ -14,10 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import redis
+from sqlalchemy.dialects import postgresql
 
 from catalog_service.tasks import relay_batch
 from sandbox_common.db import create_sync_db
 from sandbox_common.ledger import TaskLedger
+from sandbox_common.outbox import forget_sent
 from tests.utils.broker import producer
 from tests.utils.databases import plain_url, temporary_database
 
@@ -71,3 +74,22 @@ def test_two_relays_send_each_row_once(env: dict[str, str], outbox_db: str) -> N
     assert max(published.values()) == 1
     with psycopg.connect(plain) as conn:
         assert conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("service", "model"), [("catalog", "OutboxEvent"), ("user", "OutboxTask")])
+def test_an_index_serves_forgetting_sent_rows(
+    env: dict[str, str], service: str, model: str
+) -> None:
+    """The relay runs this delete after every run: an index must serve it, not
+    a read of the whole table (sequential scans are priced out to show it)."""
+    models = importlib.import_module(f"{service}_service.models")
+    statement = forget_sent(getattr(models, model)).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    with (
+        temporary_database(env, service, f"{service}_forget_test") as url,
+        psycopg.connect(plain_url(url)) as conn,
+    ):
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {statement}"))
+    assert "ix_outbox_sent" in plan, plan

@@ -201,3 +201,26 @@ class TestBatchPublisherStop:
 
         asyncio.run(scenario())
         assert [e["n"] for e in published] == [0, 1, 2, 3, 4, 5]
+
+
+def test_an_error_after_the_response_started_reaches_the_server() -> None:
+    """Too late for a 500: the middleware logs it and lets it through, so the
+    server aborts the connection instead of ending a truncated body cleanly."""
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})  # type: ignore[operator]
+        raise RuntimeError("the stream broke")
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [], "query_string": b""}
+    with pytest.raises(RuntimeError, match="the stream broke"):
+        asyncio.run(RequestMiddleware(app, observe=False)(scope, receive, send))  # type: ignore[arg-type]
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]

@@ -91,4 +91,8 @@ class OutboxEvent(Base):
     )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),)
+    __table_args__ = (
+        Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),
+        # The relay forgets rows sent long ago after every run.
+        Index("ix_outbox_sent", "sent_at", postgresql_where="sent_at IS NOT NULL"),
+    )

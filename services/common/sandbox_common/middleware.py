@@ -1,6 +1,7 @@
 """One pure ASGI middleware for what every request needs: its id, its metrics
 and its access line. (``BaseHTTPMiddleware`` would cost throughput and break
-contextvars.) Unhandled exceptions end here as a contract-shaped 500."""
+contextvars.) Unhandled exceptions end here as a contract-shaped 500, or, once
+the response has started, go on to the server, which aborts the connection."""
 
 from __future__ import annotations
 
@@ -69,9 +70,13 @@ class RequestMiddleware:
             await self.app(scope, receive, send_with_id)
         except Exception:
             _error_log.exception("unhandled error", **{"url.path": scope.get("path")})
-            if not started:
-                await _send_500(send, request_id, rid_header)
             status = 500
+            if started:
+                # Too late for a 500: the status line is gone. Raising lets the
+                # server abort the connection, so the client sees a broken
+                # response rather than a short one that looks complete.
+                raise
+            await _send_500(send, request_id, rid_header)
         finally:
             elapsed = time.perf_counter() - start
             if observe:
