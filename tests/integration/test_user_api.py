@@ -3,10 +3,12 @@ running user service and its PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import httpx
 import pytest
+import redis
 
 from tests.utils.api import (
     PASSWORD,
@@ -145,6 +147,27 @@ class TestToken:
         other = unique_email()
         register(user_api, email=other)
         assert login(user_api, other, PASSWORD).status_code == 200
+
+    def test_the_throttle_uses_no_command_newer_than_redis_6(
+        self, user_api: httpx.Client, env: dict[str, str]
+    ) -> None:
+        """EXPIRE ... NX needs Redis 7; on an older Redis the whole transaction
+        failed and throttling silently switched itself off. What the service
+        sends Redis for one failed login, read with MONITOR:"""
+        email = unique_email("monitored")
+        redis_client = redis.Redis.from_url(env["SANDBOX_REDIS_URL"], socket_timeout=20)
+        seen: list[str] = []
+        with redis_client.monitor() as monitor:
+            failing = threading.Thread(target=login, args=(user_api, email, "wrong password!"))
+            failing.start()
+            while not any(c.startswith("INCR") and "login:fail:client" in c for c in seen):
+                seen.append(monitor.next_command()["command"])
+            failing.join()
+        throttle = [c for c in seen if "login:fail" in c]
+        assert throttle, seen
+        assert not any(c.upper().startswith("EXPIRE") and " NX" in c.upper() for c in throttle)
+        account_key = next(c.split()[1] for c in throttle if "login:fail:account" in c)
+        assert 0 < redis_client.ttl(account_key) <= 900  # the window still ends
 
     def test_make_local_unlock_lifts_the_throttle(self, user_api: httpx.Client) -> None:
         email = unique_email("unlock")

@@ -51,9 +51,12 @@ class LoginThrottle:
     async def record_failure(self, email: str, client: str) -> None:
         account_key, client_key = self.keys(email, client)
         try:
+            # The window starts with the first failure: SET NX EX creates the
+            # counter with its expiry, INCR keeps it. (EXPIRE ... NX would do
+            # the same in one command, but only on Redis 7, and fail on older.)
             async with self._redis.pipeline(transaction=True) as pipe:
                 for key in (account_key, client_key):
-                    pipe.incr(key).expire(key, self._window, nx=True)
+                    pipe.set(key, 0, ex=self._window, nx=True).incr(key)
                 await pipe.execute()
         except RedisError as exc:
             _log.warning("login throttle unavailable", error=type(exc).__name__)
