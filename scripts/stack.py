@@ -695,6 +695,20 @@ def ready_urls() -> dict[str, str]:
 
 
 def up() -> None:
+    """Start what does not run yet and wait until all is ready. A start that
+    fails stops what it began, so no half stack is left behind."""
+    before = running()
+    try:
+        _start()
+    except BaseException:
+        started = running() - before
+        if started:
+            say(f"the start failed: stopping what it began ({', '.join(sorted(started))})")
+            down(only=started)
+        raise
+
+
+def _start() -> None:
     for directory in (DATA, LOGS, RUN):
         directory.mkdir(parents=True, exist_ok=True)
     plan = make_plan()
@@ -741,15 +755,30 @@ def print_summary(plan: Plan) -> None:
     print("  logs      .local/logs/   environment .local/stack.env   stop: make local-down")
 
 
-def down() -> None:
-    import grafana  # scripts/grafana.py (make local-grafana)
+def down(only: set[str] | None = None) -> None:
+    """Stop the stack (and make local-grafana's Grafana), or only these of its processes."""
 
-    grafana.down()
+    def chosen(*names: str) -> tuple[str, ...]:
+        return tuple(name for name in names if only is None or name in only)
+
+    if only is None:
+        import grafana  # scripts/grafana.py (make local-grafana)
+
+        grafana.down()
     # The app first (all at once: each drains in parallel), then what it used.
-    stop_all(APP_PROCESSES)
-    stop_all(("prometheus", *EXPORTERS))
-    stop_all(("mongo", "redis"))
-    stop_postgres()
+    stop_all(chosen(*APP_PROCESSES))
+    stop_all(chosen("prometheus", *EXPORTERS))
+    stop_all(chosen("mongo", "redis"))
+    if chosen("postgres"):
+        stop_postgres()
+
+
+def running() -> set[str]:
+    """The stack's processes that run now (PostgreSQL known by its data directory marker)."""
+    names = {name for name in ports() if name != "postgres" and running_pid(name) is not None}
+    if (RUN / "postgres.datadir").exists():
+        names.add("postgres")
+    return names
 
 
 def ports() -> dict[str, int]:
@@ -784,18 +813,20 @@ def stack_is_up() -> bool:
 
 
 def with_stack(command: list[str]) -> int:
-    """Run a command against the stack, starting it first if needed and
-    stopping afterwards what this call started."""
-    started = not stack_is_up()
-    if started:
+    """Run a command against the stack, starting first what does not run, and
+    stopping afterwards only what this call started: processes that ran
+    before it (a stack half up, say) are left as they were."""
+    before = running()
+    if not stack_is_up():
         up()
+    started = running() - before
     env = {**os.environ, **read_env_file(LOCAL / "stack.env")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     try:
         return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode  # noqa: S603
     finally:
         if started and os.environ.get("SANDBOX_KEEP_STACK") != "1":
-            down()
+            down(only=started)
 
 
 def unlock(email: str) -> int:

@@ -1,0 +1,69 @@
+"""How scripts/stack.py starts and stops: a start that fails stops what it
+began, and `with-stack` stops only what it started (its process table faked:
+a unit test of the orchestration; the real starts are the integration tests')."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.utils.stack import stack_module
+
+stack = stack_module()
+EVERYTHING = set(stack.ports())
+
+
+def states(*sets: set[str]) -> Iterator[set[str]]:
+    yield from sets
+    while True:
+        yield sets[-1]
+
+
+@pytest.fixture
+def stopped(monkeypatch: pytest.MonkeyPatch) -> list[set[str] | None]:
+    calls: list[set[str] | None] = []
+    monkeypatch.setattr(stack, "down", lambda only=None: calls.append(only))
+    monkeypatch.setattr(stack, "say", lambda message: None)
+    return calls
+
+
+def test_a_failed_start_stops_what_it_began(
+    monkeypatch: pytest.MonkeyPatch, stopped: list[set[str] | None]
+) -> None:
+    table = states({"redis"}, {"redis", "postgres", "mongo"})
+    monkeypatch.setattr(stack, "running", lambda: next(table))
+
+    def start() -> None:
+        raise SystemExit(1)  # what fail() does when a process is not ready
+
+    monkeypatch.setattr(stack, "_start", start)
+    with pytest.raises(SystemExit):
+        stack.up()
+    assert stopped == [{"postgres", "mongo"}]  # redis ran before: it is left alone
+
+
+def test_with_stack_stops_only_what_it_started(
+    monkeypatch: pytest.MonkeyPatch, stopped: list[set[str] | None]
+) -> None:
+    table = states({"postgres", "redis"}, EVERYTHING)
+    monkeypatch.setattr(stack, "running", lambda: next(table))
+    monkeypatch.setattr(stack, "stack_is_up", lambda: False)
+    monkeypatch.setattr(stack, "up", lambda: None)
+    monkeypatch.setattr(stack, "read_env_file", lambda path: {})
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 3))
+    monkeypatch.delenv("SANDBOX_KEEP_STACK", raising=False)
+    assert stack.with_stack(["true"]) == 3
+    assert stopped == [EVERYTHING - {"postgres", "redis"}]
+
+
+def test_with_stack_leaves_a_running_stack_running(
+    monkeypatch: pytest.MonkeyPatch, stopped: list[set[str] | None]
+) -> None:
+    monkeypatch.setattr(stack, "running", lambda: set(EVERYTHING))
+    monkeypatch.setattr(stack, "stack_is_up", lambda: True)
+    monkeypatch.setattr(stack, "read_env_file", lambda path: {})
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    assert stack.with_stack(["true"]) == 0
+    assert stopped == []
