@@ -423,6 +423,7 @@ REQUIRED = {
     "postgres": ("13", "sudo apt-get install -y postgresql (macOS: brew install postgresql@17)"),
     "redis-server": ("7.0", "sudo apt-get install -y redis-server (macOS: brew install redis)"),
     "prometheus": ("2.42", "sudo apt-get install -y prometheus (macOS: brew install prometheus)"),
+    "promtool": ("2.42", "sudo apt-get install -y prometheus (macOS: brew install prometheus)"),
 }
 
 
@@ -486,8 +487,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 def preflight() -> None:
     """Every tool `up` will need, with its version, before it starts anything:
-    one line each on what to install. Prometheus is optional (no metrics
-    store without it), so it only warns."""
+    one line each on what to install. Prometheus and promtool are optional
+    (no metrics store, no rule tests without them), so they only warn."""
     plan = make_plan()
     problems = []
     if plan.start_postgres:
@@ -501,9 +502,11 @@ def preflight() -> None:
     found = [problem for problem in problems if problem]
     if found:
         fail("cannot start the local stack:\n  " + "\n  ".join(found))
-    optional = tool_problem("prometheus")
-    if optional:
-        say(f"{optional} (without it the stack runs with no metrics store)")
+    for tool, without in (("prometheus", "the stack runs with no metrics store"),
+                          ("promtool", "the tests of the alert rules are skipped")):  # fmt: skip
+        problem = tool_problem(tool)
+        if problem:
+            say(f"{problem} (without it {without})")
 
 
 def go_binary() -> str | None:

@@ -28,7 +28,8 @@ def fake_tool(directory: Path, name: str, says: str) -> None:
      ("postgres", "postgres (PostgreSQL) 12.22", False),
      ("prometheus", "prometheus, version 2.42.0+ds (branch: debian/sid)", True),
      ("prometheus", "prometheus, version 2.31.2+ds1", False),
-     ("prometheus", "no version here", False)],
+     ("prometheus", "no version here", False),
+     ("promtool", "promtool, version 2.42.0+ds (branch: debian/sid)", True)],
 )  # fmt: skip
 def test_versions_are_read_and_held_to_the_minimum(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, says: str, ok: bool
