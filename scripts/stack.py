@@ -470,9 +470,10 @@ def port_problems(plan: Plan) -> list[str]:
         "mongo": plan.start_mongo,
     }
     skipped = {name for name, starts in started.items() if not starts}
+    ours = running()
     problems = []
     for name, port in ports().items():
-        if name in skipped or running_pid(name) or not port_open(port):
+        if name in skipped or name in ours or not port_open(port):
             continue
         move = PORT_VARIABLES.get(name)
         hint = f", or set {move} to another port" if move else ""

@@ -78,11 +78,15 @@ def test_a_port_another_program_holds_is_named_with_its_variable(
         held.listen()
         port = held.getsockname()[1]
         monkeypatch.setattr(stack, "ports", lambda: {"prometheus": port, "mongo": port})
-        monkeypatch.setattr(stack, "running_pid", lambda name: None)
+        monkeypatch.setattr(stack, "running", set)  # none of them is the stack's own
         plan = stack.Plan()  # starts no datastore: their ports are not its business
         (problem,) = stack.port_problems(plan)
         assert f"port {port}" in problem
         assert "SANDBOX_LOCAL_PROMETHEUS_PORT" in problem
         plan.start_mongo = True
         assert len(stack.port_problems(plan)) == 2
+        # The stack's own processes on their ports are no problem.
+        monkeypatch.setattr(stack, "running", lambda: {"prometheus", "mongo"})
+        assert stack.port_problems(plan) == []
+    monkeypatch.setattr(stack, "running", set)
     assert stack.port_problems(plan) == []
