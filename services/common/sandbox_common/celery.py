@@ -45,6 +45,7 @@ def create_celery(settings: CommonSettings, *, main: str) -> Celery:
         task_routes=(route_by_service,),
         task_default_queue="activity",
         task_create_missing_queues=True,
+        # Enforced by sandbox_common.timelimits: the worker's threads pool ignores them.
         task_time_limit=60,
         task_soft_time_limit=50,
         worker_prefetch_multiplier=8,

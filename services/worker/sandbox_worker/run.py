@@ -19,6 +19,7 @@ from sandbox_common import metrics
 from sandbox_common.celery import QUEUES
 from sandbox_common.logging import configure_logging, get_logger
 from sandbox_common.metrics_server import serve_metrics
+from sandbox_common.timelimits import TimeLimits
 from sandbox_worker.app import WorkerSettings, create_worker_app
 
 _log = get_logger(__name__)
@@ -73,6 +74,9 @@ def worker() -> None:
     def _down(**_: Any) -> None:
         metrics.CELERY_WORKER_UP.set(0)
 
+    # The threads pool ignores Celery's time limits; this enforces them.
+    TimeLimits(app, on_hard_limit=_restart_past_hard_limit).install()
+
     controller: dict[str, Any] = {}
 
     @signals.celeryd_init.connect(weak=False)
@@ -103,6 +107,15 @@ def worker() -> None:
     _log.error("worker stopped on an unrecoverable error; restarting", code=code)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a stop request still stops us
     time.sleep(RESTART_DELAY_SECONDS)
+    os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606
+
+
+def _restart_past_hard_limit(task: str, task_id: str) -> None:
+    """A task ignored its soft limit and is past its hard one. A thread cannot
+    be stopped, so the process starts again, as prefork replaces a child; tasks
+    are acknowledged late, so what it held goes back to the queue."""
+    _log.error("restarting the worker: a task is past its hard time limit", task=task,
+               task_id=task_id)  # fmt: skip
     os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606
 
 
