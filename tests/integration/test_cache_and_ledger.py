@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import orjson
 import redis
 
 from catalog_service.cache import ProductCache
+from sandbox_common.celery import ledger_for, publish, redeliver
 from sandbox_common.ledger import TaskLedger
 from sandbox_common.redis import create_redis
+from tests.utils.broker import producer
 
 
 def test_a_fill_that_started_before_a_write_is_discarded(env: dict[str, str]) -> None:
@@ -52,3 +55,31 @@ def test_the_ledger_holds_a_task_until_it_is_settled(env: dict[str, str]) -> Non
     finally:
         ledger.settle(task_id)
     assert task_id not in dict(ledger.due(older_than=0))
+
+
+def test_the_ledger_re_sends_only_what_the_broker_lost(env: dict[str, str]) -> None:
+    """With no worker on a queue, its tasks wait there; a delivered task waits
+    unacknowledged while it runs or retries after a countdown. Neither is lost,
+    so neither is sent again (before, every sweep re-sent them all); a task the
+    ledger has and the broker does not is."""
+    app = producer(env)
+    queue = f"ledger-test-{uuid.uuid4().hex[:8]}"  # no worker consumes it
+    broker = redis.Redis.from_url(env["SANDBOX_BROKER_URL"])
+    task = {"name": "activity.tasks.record_events", "kwargs": {"events": []}}
+    ledger = ledger_for(app)
+    running = publish(app, task["name"], kwargs=task["kwargs"], queue=queue)
+    lost = f"test-{uuid.uuid4()}"
+    ledger.record(lost, {**task, "queue": queue, "headers": {}})  # recorded, never sent
+    with app.connection_for_read() as connection:
+        taken = connection.SimpleQueue(queue, no_ack=False).get(timeout=10)  # delivered, not acked
+        waiting = publish(app, task["name"], kwargs=task["kwargs"], queue=queue)
+        try:
+            redeliver(app, older_than=0)
+            in_queue = [orjson.loads(raw)["headers"]["id"] for raw in broker.lrange(queue, 0, -1)]
+            assert sorted(in_queue) == sorted([waiting, lost])  # the lost one, once more
+            assert taken.headers["id"] == running
+        finally:
+            taken.ack()
+            for task_id in (running, lost, waiting):
+                ledger.settle(task_id)
+            broker.delete(queue)

@@ -5,13 +5,16 @@ then records it as unacknowledged; a worker killed between the two loses that
 message for good. So every task we publish is also written to a ledger in the
 broker's Redis before it is sent, and removed when the task has finished
 (succeeded, or failed for good). Beat re-sends what stays in the ledger longer
-than ``SANDBOX_REDELIVER_AFTER_SECONDS``. Tasks are idempotent, so a task sent
-twice does its work once.
+than ``SANDBOX_REDELIVER_AFTER_SECONDS`` and that the broker no longer holds:
+a task still waiting in its queue (no worker running, say) or delivered and
+not yet acknowledged (running, or retrying after a countdown) is left alone.
+Tasks are idempotent, so a task sent twice does its work once.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -19,6 +22,10 @@ import redis
 
 INDEX = "sandbox:ledger:index"  # sorted set: task id → when (re)sent
 DATA = "sandbox:ledger:data"  # hash: task id → {"name", "kwargs", "queue", "headers"}
+# kombu's Redis transport: a queue is a list (one more per priority step), and
+# what it has delivered but not had acknowledged waits in this hash.
+UNACKED = "unacked"
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 
 
 class TaskLedger:
@@ -62,3 +69,25 @@ class TaskLedger:
                 pipe.zadd(INDEX, {task_id: time.time() for task_id, _ in due}, xx=True)
             pipe.execute()
         return due
+
+    def held_by_broker(self, queues: Iterable[str]) -> set[str]:
+        """Ids of the tasks the broker still holds: waiting in one of these
+        queues, or delivered and not yet acknowledged."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                for suffix in PRIORITY_SUFFIXES:
+                    pipe.lrange(queue + suffix, 0, -1)
+            pipe.hvals(UNACKED)
+            *waiting, unacked = pipe.execute()
+        messages = [orjson.loads(raw) for batch in waiting for raw in batch]
+        # An unacknowledged entry is [message, exchange, routing key].
+        messages += [orjson.loads(raw)[0] for raw in unacked]
+        return {task_id for message in messages if (task_id := _task_id(message)) is not None}
+
+
+def _task_id(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return None
+    headers, properties = message.get("headers") or {}, message.get("properties") or {}
+    task_id = headers.get("id") or properties.get("correlation_id")
+    return task_id if isinstance(task_id, str) else None
