@@ -112,13 +112,13 @@ def publish(
 
 
 def redeliver(app: Celery, *, older_than: float) -> int:
-    """Send again what the ledger still holds after ``older_than`` seconds and
-    the broker does not: a task still queued or unacknowledged is not lost."""
+    """Send again what the ledger still holds after ``older_than`` seconds,
+    unless it still waits in its queue (see :mod:`sandbox_common.ledger`)."""
     ledger = ledger_for(app)
     due = ledger.due(older_than=older_than)
     if due:
-        held = ledger.held_by_broker({entry["queue"] for _, entry in due})
-        due = [(task_id, entry) for task_id, entry in due if task_id not in held]
+        waiting = ledger.queued({entry["queue"] for _, entry in due})
+        due = [(task_id, entry) for task_id, entry in due if task_id not in waiting]
     for task_id, entry in due:
         app.send_task(entry["name"], kwargs=entry["kwargs"], headers=entry.get("headers") or {},
                       queue=entry["queue"], task_id=task_id)  # fmt: skip

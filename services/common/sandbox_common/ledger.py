@@ -5,10 +5,12 @@ then records it as unacknowledged; a worker killed between the two loses that
 message for good. So every task we publish is also written to a ledger in the
 broker's Redis before it is sent, and removed when the task has finished
 (succeeded, or failed for good). Beat re-sends what stays in the ledger longer
-than ``SANDBOX_REDELIVER_AFTER_SECONDS`` and that the broker no longer holds:
-a task still waiting in its queue (no worker running, say) or delivered and
-not yet acknowledged (running, or retrying after a countdown) is left alone.
-Tasks are idempotent, so a task sent twice does its work once.
+than ``SANDBOX_REDELIVER_AFTER_SECONDS`` unless it still waits in its queue
+(no worker running, say): that one is not lost. A task delivered and not yet
+acknowledged is re-sent: the ledger cannot tell one still running from one
+whose worker died while holding kombu's restore lock, which keeps kombu from
+restoring anything for minutes. Tasks are idempotent, so a task sent twice
+does its work once.
 """
 
 from __future__ import annotations
@@ -22,9 +24,7 @@ import redis
 
 INDEX = "sandbox:ledger:index"  # sorted set: task id → when (re)sent
 DATA = "sandbox:ledger:data"  # hash: task id → {"name", "kwargs", "queue", "headers"}
-# kombu's Redis transport: a queue is a list (one more per priority step), and
-# what it has delivered but not had acknowledged waits in this hash.
-UNACKED = "unacked"
+# kombu's Redis transport: a queue is a list (one more per priority step).
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 
 
@@ -70,18 +70,14 @@ class TaskLedger:
             pipe.execute()
         return due
 
-    def held_by_broker(self, queues: Iterable[str]) -> set[str]:
-        """Ids of the tasks the broker still holds: waiting in one of these
-        queues, or delivered and not yet acknowledged."""
+    def queued(self, queues: Iterable[str]) -> set[str]:
+        """Ids of the tasks still waiting in these queues."""
         with self._redis.pipeline(transaction=False) as pipe:
             for queue in queues:
                 for suffix in PRIORITY_SUFFIXES:
                     pipe.lrange(queue + suffix, 0, -1)
-            pipe.hvals(UNACKED)
-            *waiting, unacked = pipe.execute()
+            waiting = pipe.execute()
         messages = [orjson.loads(raw) for batch in waiting for raw in batch]
-        # An unacknowledged entry is [message, exchange, routing key].
-        messages += [orjson.loads(raw)[0] for raw in unacked]
         return {task_id for message in messages if (task_id := _task_id(message)) is not None}
 
 
