@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -510,6 +511,7 @@ def preflight() -> None:
             say(f"{problem} (without it {without})")
 
 
+@functools.cache  # go.sh may fetch or switch toolchains: once per process is enough
 def go_binary() -> str | None:
     """A Go new enough for what we build (scripts/go.sh, which fetches one when
     the machine's is older and says what to install when there is none)."""

@@ -3,6 +3,7 @@ can never be MongoDB operators or paths."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -42,6 +43,8 @@ MAX_METADATA_KEYS = 16
 # 2 KiB: the characters of its keys and values (a number's or boolean's as written).
 MAX_METADATA_CHARS = 2048
 MAX_KEY_LENGTH = 64
+# A key is never a MongoDB operator ($...) or path (a.b), and holds no NUL.
+KEY_PATTERN = r"^[^$.\u0000][^.\u0000]*$"
 Scalar = str | int | float | bool | None
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=128,
                                             pattern=r"^[A-Za-z0-9._:-]+$")]  # fmt: skip
@@ -66,7 +69,7 @@ def check_metadata(value: dict[str, Scalar]) -> dict[str, Scalar]:
     for key in value:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValueError(f"metadata keys must have 1 to {MAX_KEY_LENGTH} characters")
-        if key.startswith("$") or "." in key or "\x00" in key:
+        if not re.fullmatch(KEY_PATTERN, key):
             raise ValueError("metadata keys may not start with '$' or contain '.'")
     if metadata_size(value) > MAX_METADATA_CHARS:
         raise ValueError(f"metadata has more than {MAX_METADATA_CHARS} characters")
@@ -84,7 +87,6 @@ Metadata = Annotated[dict[str, Scalar], BeforeValidator(check_flat), AfterValida
 # and values of at most 96: 2,048 characters in all).
 CLIENT_KEY_LENGTH = 32
 CLIENT_VALUE_LENGTH = 96
-KEY_PATTERN = r"^[^$.\u0000][^.\u0000]*$"
 ClientKey = Annotated[
     str, StringConstraints(min_length=1, max_length=CLIENT_KEY_LENGTH, pattern=KEY_PATTERN)
 ]

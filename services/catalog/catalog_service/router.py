@@ -27,7 +27,7 @@ from sandbox_common.auth import AdminPrincipal, CurrentPrincipal, OptionalPrinci
 from sandbox_common.batching import PublishFailed
 from sandbox_common.errors import ServiceError, error_responses
 from sandbox_common.pagination import Cursor
-from sandbox_common.schemas import NO_NUL
+from sandbox_common.schemas import Text200
 
 categories = APIRouter(prefix="/api/v1/categories", tags=["categories"])
 products = APIRouter(prefix="/api/v1/products", tags=["products"])
@@ -54,7 +54,7 @@ async def create_category(
 @products.get("", responses=error_responses(400))
 async def list_products(
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+    q: Annotated[Text200 | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
     min_price: Annotated[Price | None, Query()] = None,
     max_price: Annotated[Price | None, Query()] = None,
