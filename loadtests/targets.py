@@ -11,14 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox_common.topology import SERVICES, local_url
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS_FILE = REPO_ROOT / ".local" / "credentials.env"
 
-LOCAL_DEFAULTS = {
-    "user": "http://127.0.0.1:8001",
-    "catalog": "http://127.0.0.1:8002",
-    "activity": "http://127.0.0.1:8003",
-}
+LOCAL_DEFAULTS = {service: local_url(service) for service in SERVICES}
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,21 @@ LOCAL = ROOT / ".local"
 DATA, LOGS, RUN = LOCAL / "data", LOCAL / "logs", LOCAL / "run"
 BIN = Path(sys.executable).parent
 TOOLS_BIN = ROOT / ".tools" / "bin"
+# The sandbox's ports, from their one definition (standard library only, so
+# this runs before the virtualenv exists).
+sys.path.insert(0, str(ROOT / "services" / "common"))
+from sandbox_common.topology import (  # noqa: E402
+    BEAT_METRICS_PORT,
+    SERVICE_PORTS,
+    WORKER_METRICS_PORT,
+    local_url,
+)
 
 PG_PORT = int(os.environ.get("SANDBOX_LOCAL_PG_PORT", "55432"))
 REDIS_PORT = int(os.environ.get("SANDBOX_LOCAL_REDIS_PORT", "56379"))
 MONGO_PORT = int(os.environ.get("SANDBOX_LOCAL_MONGO_PORT", "57017"))
 # 5xxxx like the datastores: Debian's prometheus package serves 9090 itself.
 PROMETHEUS_PORT = int(os.environ.get("SANDBOX_LOCAL_PROMETHEUS_PORT", "59090"))
-SERVICE_PORTS = {"user": 8001, "catalog": 8002, "activity": 8003}
-WORKER_METRICS_PORT, BEAT_METRICS_PORT = 9101, 9102
 # The datastore exporters, as the chart runs them beside each datastore: the
 # job, the wrapper module under deploy/bare/modules/ that builds it, and its
 # upstream default port. One PostgreSQL server holds both databases here.
@@ -164,9 +171,9 @@ def make_plan() -> Plan:
             "SANDBOX_LOG_FORMAT": given.get("SANDBOX_LOG_FORMAT", "json"),
             "SANDBOX_LOG_LEVEL": given.get("SANDBOX_LOG_LEVEL", "INFO"),
             "SANDBOX_HOST": "127.0.0.1",
-            "SANDBOX_USER_URL": f"http://127.0.0.1:{SERVICE_PORTS['user']}",
-            "SANDBOX_CATALOG_URL": f"http://127.0.0.1:{SERVICE_PORTS['catalog']}",
-            "SANDBOX_ACTIVITY_URL": f"http://127.0.0.1:{SERVICE_PORTS['activity']}",
+            "SANDBOX_USER_URL": local_url("user"),
+            "SANDBOX_CATALOG_URL": local_url("catalog"),
+            "SANDBOX_ACTIVITY_URL": local_url("activity"),
             "SANDBOX_JWT_PRIVATE_KEY_FILE": str(LOCAL / "secrets" / "jwt-signing-key.pem"),
             "SANDBOX_ADMIN_EMAIL": creds["SANDBOX_ADMIN_EMAIL"],
             "SANDBOX_ADMIN_PASSWORD": creds["SANDBOX_ADMIN_PASSWORD"],

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from sandbox_common.topology import SERVICE_PORTS as PORTS
 from tests.utils.kube import Cluster, run_pod_manifest
 
 PROBE = """
@@ -72,7 +73,7 @@ def test_a_pod_the_policies_do_not_name_reaches_no_datastore_and_no_service(
     cluster: Cluster, installed: subprocess.CompletedProcess[str]
 ) -> None:
     targets = [fqdn(cluster, name, port) for name, port in DATASTORES.items()]
-    targets += [fqdn(cluster, "user", 8001), fqdn(cluster, "catalog", 8002)]
+    targets += [fqdn(cluster, "user", PORTS["user"]), fqdn(cluster, "catalog", PORTS["catalog"])]
     result = probe(cluster, cluster.namespace, {"app": "intruder"}, targets)
     opened = [target for target, outcome in result.items() if outcome == "open"]
     assert not opened, f"an unlisted pod reached {opened}"
@@ -87,8 +88,13 @@ def test_every_flow_the_chart_allows_works(
     expected = {
         # component -> what its `uses` lets it reach
         "user": {"postgres-user": 5432, "redis": 6379},
-        "catalog": {"postgres-catalog": 5432, "redis": 6379, "user": 8001},
-        "activity": {"mongo": 27017, "redis": 6379, "user": 8001, "catalog": 8002},
+        "catalog": {"postgres-catalog": 5432, "redis": 6379, "user": PORTS["user"]},
+        "activity": {
+            "mongo": 27017,
+            "redis": 6379,
+            "user": PORTS["user"],
+            "catalog": PORTS["catalog"],
+        },
         "worker": DATASTORES,
     }
     for component, allowed in expected.items():
@@ -105,7 +111,7 @@ def test_every_flow_the_chart_allows_works(
 
 def test_prometheus_namespace_reaches_metrics_ports_only(cluster: Cluster, monitoring: str) -> None:
     metrics = {"postgres-user-exporter": 9187, "redis-exporter": 9121, "mongo-exporter": 9216,
-               "user": 8001}  # fmt: skip
+               "user": PORTS["user"]}  # fmt: skip
     result = probe(cluster, monitoring, {"app": "prometheus"},
                    [fqdn(cluster, name, port) for name, port in metrics.items()])  # fmt: skip
     assert set(result.values()) == {"open"}, result

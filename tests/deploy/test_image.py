@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sandbox_common.topology import BEAT_METRICS_PORT, SERVICE_PORTS, WORKER_METRICS_PORT
 from tests.deploy.conftest import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -30,11 +31,12 @@ MAX_IMAGE_BYTES = 250 * 10**6
 UID = "10001"
 # role -> (command, port, module file that must exist for the role to start)
 ROLES = {
-    "user": (["sandbox-serve", "user"], 8001, "services/user/user_service/main.py"),
-    "catalog": (["sandbox-serve", "catalog"], 8002, "services/catalog/catalog_service/main.py"),
-    "activity": (["sandbox-serve", "activity"], 8003, "services/activity/activity_service/main.py"),
-    "worker": (["sandbox-worker"], 9101, "services/worker/sandbox_worker/run.py"),
-    "beat": (["sandbox-beat"], 9102, "services/worker/sandbox_worker/run.py"),
+    **{
+        service: (["sandbox-serve", service], port, f"services/{service}/{service}_service/main.py")
+        for service, port in SERVICE_PORTS.items()
+    },
+    "worker": (["sandbox-worker"], WORKER_METRICS_PORT, "services/worker/sandbox_worker/run.py"),
+    "beat": (["sandbox-beat"], BEAT_METRICS_PORT, "services/worker/sandbox_worker/run.py"),
 }
 # Dependencies that do not answer: the processes must still start (readyz 503, healthz 200).
 UNREACHABLE = {

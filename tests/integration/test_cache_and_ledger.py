@@ -11,6 +11,7 @@ import redis
 
 from catalog_service.cache import ProductCache
 from sandbox_common.celery import ledger_for, publish, redeliver
+from sandbox_common.contract import Tasks
 from sandbox_common.ledger import TaskLedger
 from sandbox_common.redis import create_redis
 from tests.utils.broker import producer
@@ -44,7 +45,7 @@ def test_a_fill_that_started_before_a_write_is_discarded(env: dict[str, str]) ->
 def test_the_ledger_holds_a_task_until_it_is_settled(env: dict[str, str]) -> None:
     ledger = TaskLedger(redis.Redis.from_url(env["SANDBOX_BROKER_URL"]))
     task_id = f"test-{uuid.uuid4()}"
-    entry = {"name": "activity.tasks.record_events", "kwargs": {"events": []},
+    entry = {"name": Tasks.RECORD_EVENTS, "kwargs": {"events": []},
              "queue": "nowhere", "headers": {}}  # fmt: skip
     ledger.record(task_id, entry)
     try:
@@ -65,7 +66,7 @@ def test_the_ledger_leaves_a_task_waiting_in_its_queue(env: dict[str, str]) -> N
     app = producer(env)
     queue = f"ledger-test-{uuid.uuid4().hex[:8]}"  # no worker consumes it
     broker = redis.Redis.from_url(env["SANDBOX_BROKER_URL"])
-    task = {"name": "activity.tasks.record_events", "kwargs": {"events": []}}
+    task = {"name": Tasks.RECORD_EVENTS, "kwargs": {"events": []}}
     ledger = ledger_for(app)
     running = publish(app, task["name"], kwargs=task["kwargs"], queue=queue)
     lost = f"test-{uuid.uuid4()}"

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from sandbox_common.topology import SERVICE_PORTS, local_url
 from tests.utils.api import Account, eventually, feed_event, new_account, register, unique_email
 from tests.utils.catalog import create_product
 from tests.utils.databases import plain_url
@@ -148,8 +149,8 @@ def test_trending_degrades_but_answers_without_the_catalog(
         assert ours(body) == {"product_id": product["id"], "name": None, "score": views}
     finally:
         stack.spawn("catalog", [str(stack.BIN / "sandbox-serve"), "catalog"],
-                    stack.process_env(plan, SANDBOX_PORT="8002"))  # fmt: skip
-        eventually(lambda: stack.http_ok("http://127.0.0.1:8002/readyz"), timeout=60,
+                    stack.process_env(plan, SANDBOX_PORT=str(SERVICE_PORTS["catalog"])))  # fmt: skip
+        eventually(lambda: stack.http_ok(f"{local_url('catalog')}/readyz"), timeout=60,
                    what="catalog back")  # fmt: skip
     recovered = eventually(
         lambda: not (b := activity_api.get("/api/v1/activity/trending", params=params).json())[

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import psycopg
 
+from sandbox_common.contract import Tasks
 from tests.utils.api import Account, eventually, feed_event, new_account
 from tests.utils.catalog import create_product
 from tests.utils.databases import plain_url
@@ -49,7 +50,7 @@ def test_registration_runs_the_welcome_task_with_the_request_id(
         what="worker log line",
     )  # fmt: skip
     assert worker_lines[0]["request_id"] == request_id
-    assert worker_lines[0]["celery.task"] == "user.tasks.send_welcome"
+    assert worker_lines[0]["celery.task"] == Tasks.SEND_WELCOME
     # ...and so does the user.registered event in the feed.
     items = eventually(
         lambda: activity_api.get("/api/v1/activity/me", headers=account.headers).json()["items"],

@@ -16,6 +16,7 @@ import pytest
 from pymongo import MongoClient
 
 from sandbox_common.celery import publish
+from sandbox_common.contract import Tasks
 from tests.utils.api import eventually
 from tests.utils.broker import producer
 from tests.utils.stack import ROOT, free_port
@@ -71,7 +72,7 @@ def test_no_event_lost_or_doubled_when_the_worker_is_killed(env: dict[str, str])
                  "object_id": marker, "metadata": {},
                  "occurred_at": datetime.now(UTC).isoformat()}  # fmt: skip
         # The services' own publish path: ledger first, then the broker.
-        publish(app, "activity.tasks.record_events", kwargs={"events": [event]}, queue=queue)
+        publish(app, Tasks.RECORD_EVENTS, kwargs={"events": [event]}, queue=queue)
     try:
         worker.start()
         kills = 0

@@ -26,6 +26,7 @@ import pymongo
 import pytest
 import redis
 
+from sandbox_common.topology import SERVICES
 from tests.utils.api import admin_account, eventually
 from tests.utils.databases import temporary_database
 from tests.utils.stack import ROOT, free_port, stack_module
@@ -34,7 +35,6 @@ pytestmark = pytest.mark.integration
 
 SEED = int(os.environ.get("SANDBOX_FUZZ_SEED", "20261130"))
 EXAMPLES = int(os.environ.get("SANDBOX_FUZZ_EXAMPLES", "100"))
-SERVICES = ("user", "catalog", "activity")
 # The stack itself uses Redis databases 0 (cache, throttle) and 1 (broker).
 CACHE_DB, BROKER_DB = 2, 3
 MONGO_DATABASE = "activity_fuzz"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo import MongoClient
 
 from activity_service import db
+from sandbox_common.contract import Tasks
 from tests.utils.api import eventually
 from tests.utils.broker import producer
 
@@ -44,7 +45,7 @@ def test_expired_events_are_removed(env: dict[str, str]) -> None:
     events.insert_many([old, fresh])
 
     # The same task beat schedules, run by the real worker.
-    producer(env).send_task("activity.tasks.purge_expired")
+    producer(env).send_task(Tasks.PURGE_EXPIRED_EVENTS)
     eventually(lambda: events.count_documents({"event_id": old["event_id"]}) == 0,
                what="the expired event purged")  # fmt: skip
     assert events.count_documents({"event_id": fresh["event_id"]}) == 1

@@ -6,16 +6,16 @@ import importlib
 import sys
 from pathlib import Path
 
+from sandbox_common.topology import SERVICE_PORTS
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
 targets = importlib.import_module("targets")
 
 
 def test_local_defaults_are_the_three_service_ports():
     t = targets.resolve_targets(None, env={})
-    assert (t.user, t.catalog, t.activity) == (
-        "http://127.0.0.1:8001",
-        "http://127.0.0.1:8002",
-        "http://127.0.0.1:8003",
+    assert (t.user, t.catalog, t.activity) == tuple(
+        f"http://127.0.0.1:{SERVICE_PORTS[s]}" for s in ("user", "catalog", "activity")
     )
     assert not t.gateway
 
@@ -24,7 +24,7 @@ def test_service_urls_come_from_the_environment():
     env = {"SANDBOX_CATALOG_URL": "http://10.0.0.5:9000/"}
     t = targets.resolve_targets("", env=env)
     assert t.catalog == "http://10.0.0.5:9000"
-    assert t.user == "http://127.0.0.1:8001"
+    assert t.user == f"http://127.0.0.1:{SERVICE_PORTS['user']}"
 
 
 def test_a_host_sends_everything_through_the_gateway():

@@ -35,6 +35,7 @@ import httpx
 import pytest
 from obs_support import dashboard_queries, load_rule_files, measurements
 
+from sandbox_common.topology import local_url
 from tests.utils.observe import Traffic, instant, wait_for_series
 from tests.utils.stack import stack_env, stack_module
 
@@ -44,9 +45,9 @@ PROMETHEUS_URL = stack_env().get(
     "SANDBOX_PROMETHEUS_URL", f"http://127.0.0.1:{stack_module().PROMETHEUS_PORT}"
 )
 NAMESPACE = os.environ.get("SANDBOX_PROMETHEUS_NAMESPACE", "local")
-USER_URL = os.environ.get("SANDBOX_USER_URL", "http://127.0.0.1:8001")
-CATALOG_URL = os.environ.get("SANDBOX_CATALOG_URL", "http://127.0.0.1:8002")
-ACTIVITY_URL = os.environ.get("SANDBOX_ACTIVITY_URL", "http://127.0.0.1:8003")
+USER_URL = os.environ.get("SANDBOX_USER_URL", local_url("user"))
+CATALOG_URL = os.environ.get("SANDBOX_CATALOG_URL", local_url("catalog"))
+ACTIVITY_URL = os.environ.get("SANDBOX_ACTIVITY_URL", local_url("activity"))
 LOAD_SECONDS = float(os.environ.get("SANDBOX_OBS_LOAD_SECONDS", "40"))
 WAIT_SECONDS = float(os.environ.get("SANDBOX_OBS_WAIT_SECONDS", "90"))
 JOBS = ("user", "catalog", "activity", "worker", "beat")

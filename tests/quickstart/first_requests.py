@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 
-ENV = dict(
-    line.split("=", 1) for line in Path(".local/stack.env").read_text().splitlines() if "=" in line
-)
+sys.path.insert(0, "scripts")
+from stack import read_env_file  # scripts/stack.py: the one reader of the file
+
+ENV = read_env_file(Path(".local/stack.env"))
 
 
 def main() -> int:

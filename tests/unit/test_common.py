@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import uuid
 
 import pytest
 import structlog
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from sandbox_common import batching, metrics
 from sandbox_common.context import accept_request_id, is_valid_request_id
+from sandbox_common.contract import ActivityEvent
 from sandbox_common.errors import Conflict, install_error_handlers
 from sandbox_common.health import health_router
 from sandbox_common.logging import configure_logging, get_logger
@@ -177,7 +179,12 @@ def test_api_docs_pages_load_their_assets_from_the_service_not_a_cdn() -> None:
             assert client.get(asset).status_code == 200, asset
 
 
-class TestBatchPublisherStop:
+def _numbered(n: int) -> ActivityEvent:
+    return ActivityEvent.new(type="product.viewed", user_id=uuid.UUID(int=1), object_id="p",
+                             metadata={"n": n})  # fmt: skip
+
+
+class TestEventPublisherStop:
     """stop() publishes everything accepted, the batch the runner is still
     gathering included (the broker replaced by a recorder: a unit test)."""
 
@@ -190,17 +197,17 @@ class TestBatchPublisherStop:
 
         async def scenario() -> None:
             # A long linger: the runner is mid-batch when stop() comes.
-            publisher = batching.BatchPublisher(None, "t", linger_seconds=30)  # type: ignore[arg-type]
+            publisher = batching.EventPublisher(None, linger_seconds=30)  # type: ignore[arg-type]
             publisher.start()
             for n in range(5):
-                await publisher.submit({"n": n}, wait=False)
+                await publisher.submit(_numbered(n), wait=False)
             await asyncio.sleep(0.05)  # the runner has taken them
             await asyncio.wait_for(publisher.stop(), 10)
-            await publisher.submit({"n": 5}, wait=False)  # after stop: the queue keeps it
+            await publisher.submit(_numbered(5), wait=False)  # after stop: the queue keeps it
             await publisher.stop()
 
         asyncio.run(scenario())
-        assert [e["n"] for e in published] == [0, 1, 2, 3, 4, 5]
+        assert [e["metadata"]["n"] for e in published] == [0, 1, 2, 3, 4, 5]  # type: ignore[index]
 
 
 def test_an_error_after_the_response_started_reaches_the_server() -> None:

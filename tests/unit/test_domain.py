@@ -11,11 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from activity_service import db, trending
-from activity_service.events import event_id_for, parse_events, to_stored_time
+from activity_service.events import event_id_for, parse_events
 from activity_service.schemas import EventCreate
 from catalog_service.schemas import IDS_PATTERN, MAX_IDS
 from catalog_service.service import etag, etag_matches, parse_ids
 from sandbox_common.celery import route_by_service
+from sandbox_common.contract import Tasks, to_stored_time
 from user_service import security
 
 
@@ -107,8 +108,8 @@ class TestCatalogRules:
 
 class TestCelery:
     def test_routes_by_owning_service(self) -> None:
-        assert route_by_service("user.tasks.send_welcome") == {"queue": "user"}
-        assert route_by_service("activity.tasks.record_events") == {"queue": "activity"}
+        assert route_by_service(Tasks.SEND_WELCOME) == {"queue": "user"}
+        assert route_by_service(Tasks.RECORD_EVENTS) == {"queue": "activity"}
         assert route_by_service("celery.backend_cleanup") is None
 
 

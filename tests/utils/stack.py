@@ -12,12 +12,7 @@ STACK_ENV = ROOT / ".local" / "stack.env"
 
 
 def stack_env() -> dict[str, str]:
-    values: dict[str, str] = {}
-    if STACK_ENV.exists():
-        for line in STACK_ENV.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                values[key] = value
+    values = stack_module().read_env_file(STACK_ENV)
     # The environment wins: tests can point at servers started elsewhere.
     values.update({k: v for k, v in os.environ.items() if k.startswith("SANDBOX_")})
     return values

@@ -15,7 +15,7 @@ from activity_service.config import ActivitySettings
 from activity_service.router import router
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import JwksKeySource, TokenVerifier
-from sandbox_common.batching import BatchPublisher
+from sandbox_common.batching import EventPublisher
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
@@ -56,8 +56,7 @@ def create_app(settings: ActivitySettings | None = None) -> FastAPI:
         app.state.mongo = mongo
         app.state.events = mongo[settings.mongo_database][db.EVENTS]
         app.state.redis = redis
-        app.state.publisher = BatchPublisher(celery, "activity.tasks.record_events",
-                                             extra_kwargs={"source": "api"})  # fmt: skip
+        app.state.event_publisher = EventPublisher(celery, source="api")
         app.state.catalog_names = CatalogNames(
             http, base_url=settings.catalog_url, timeout=settings.catalog_timeout_seconds
         )
@@ -66,12 +65,12 @@ def create_app(settings: ActivitySettings | None = None) -> FastAPI:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
-        app.state.publisher.start()
+        app.state.event_publisher.start()
         try:
             async with in_background(lambda: _ensure_indexes(app, settings), what="index creation"):
                 yield
         finally:
-            await app.state.publisher.stop()
+            await app.state.event_publisher.stop()
             await http.aclose()
             await redis.aclose()
             await mongo.close()

@@ -12,7 +12,7 @@ from activity_service import service
 from activity_service.catalog_client import CatalogNames
 from activity_service.schemas import EventAccepted, EventCreate, EventPage, ProductStats, Trending
 from sandbox_common.auth import AdminPrincipal, CurrentPrincipal
-from sandbox_common.batching import BatchPublisher
+from sandbox_common.batching import EventPublisher
 from sandbox_common.errors import error_responses
 from sandbox_common.pagination import Cursor
 
@@ -24,13 +24,13 @@ async def _events(request: Request) -> AsyncCollection[dict[str, Any]]:
     return events
 
 
-async def _publisher(request: Request) -> BatchPublisher:
-    publisher: BatchPublisher = request.app.state.publisher
+async def _event_publisher(request: Request) -> EventPublisher:
+    publisher: EventPublisher = request.app.state.event_publisher
     return publisher
 
 
 EventsDep = Annotated[AsyncCollection[dict[str, Any]], Depends(_events)]
-PublisherDep = Annotated[BatchPublisher, Depends(_publisher)]
+PublisherDep = Annotated[EventPublisher, Depends(_event_publisher)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)

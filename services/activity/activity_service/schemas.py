@@ -1,86 +1,21 @@
-"""Wire types of the activity service. Metadata is flat, small, and its keys
-can never be MongoDB operators or paths."""
+"""Wire types of the activity service. The event and its metadata rules are
+the shared contract's (:mod:`sandbox_common.contract`); a client may post a
+stricter subset of them."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-import orjson
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    Field,
-    StringConstraints,
-    WithJsonSchema,
-)
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
+from sandbox_common.contract import KEY_PATTERN, MAX_METADATA_KEYS, ObjectId, Scalar, check_flat
 from sandbox_common.schemas import RequestModel
 
-EVENT_TYPES = (
-    "user.registered",
-    "product.viewed",
-    "product.liked",
-    "product.created",
-    "product.updated",
-    "product.deleted",
-)
-EventType = Literal[
-    "user.registered",
-    "product.viewed",
-    "product.liked",
-    "product.created",
-    "product.updated",
-    "product.deleted",
-]
 # The one type a client may post; the others are recorded by the services
 # themselves (through Celery), so no client can forge a like, a registration
 # or a catalog write.
 ClientEventType = Literal["product.viewed"]
-MAX_METADATA_KEYS = 16
-# 2 KiB: the characters of its keys and values (a number's or boolean's as written).
-MAX_METADATA_CHARS = 2048
-MAX_KEY_LENGTH = 64
-# A key is never a MongoDB operator ($...) or path (a.b), and holds no NUL.
-KEY_PATTERN = r"^[^$.\u0000][^.\u0000]*$"
-Scalar = str | int | float | bool | None
-ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=128,
-                                            pattern=r"^[A-Za-z0-9._:-]+$")]  # fmt: skip
-
-
-def check_flat(value: object) -> object:
-    """One clear error for a nested value, not one per member of the Scalar union."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                kind = "an object" if isinstance(item, dict) else "an array"
-                raise ValueError(
-                    f"metadata must be a flat object: the value of {key!r} is {kind}; "
-                    "use a string, a number, a boolean or null"
-                )
-    return value
-
-
-def check_metadata(value: dict[str, Scalar]) -> dict[str, Scalar]:
-    if len(value) > MAX_METADATA_KEYS:
-        raise ValueError(f"metadata has more than {MAX_METADATA_KEYS} keys")
-    for key in value:
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise ValueError(f"metadata keys must have 1 to {MAX_KEY_LENGTH} characters")
-        if not re.fullmatch(KEY_PATTERN, key):
-            raise ValueError("metadata keys may not start with '$' or contain '.'")
-    if metadata_size(value) > MAX_METADATA_CHARS:
-        raise ValueError(f"metadata has more than {MAX_METADATA_CHARS} characters")
-    return value
-
-
-def metadata_size(value: dict[str, Scalar]) -> int:
-    return sum(len(k) + len(v if isinstance(v, str) else orjson.dumps(v)) for k, v in value.items())
-
-
-Metadata = Annotated[dict[str, Scalar], BeforeValidator(check_flat), AfterValidator(check_metadata)]
 
 # What a client may post: limits a schema can state, chosen so that no
 # metadata they admit exceeds the 2 KiB cap (16 keys of at most 32 characters

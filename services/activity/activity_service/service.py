@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from activity_service import trending
 from activity_service.catalog_client import CatalogNames
-from activity_service.events import event_id_for, now
+from activity_service.events import event_id_for
 from activity_service.schemas import (
     EventAccepted,
     EventCreate,
@@ -25,8 +25,8 @@ from activity_service.schemas import (
     TrendingItem,
 )
 from sandbox_common.auth import Principal
-from sandbox_common.batching import BatchPublisher, PublishFailed
-from sandbox_common.context import current_request_id
+from sandbox_common.batching import EventPublisher, PublishFailed
+from sandbox_common.contract import ActivityEvent
 from sandbox_common.errors import ServiceError
 from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
@@ -40,19 +40,12 @@ class IngestUnavailable(ServiceError):
 
 
 async def accept_event(
-    *, publisher: BatchPublisher, principal: Principal, body: EventCreate,
+    *, publisher: EventPublisher, principal: Principal, body: EventCreate,
     idempotency_key: str | None,
 ) -> EventAccepted:  # fmt: skip
     event_id = event_id_for(user_id=principal.user_id, idempotency_key=idempotency_key)
-    event = {
-        "event_id": event_id,
-        "type": body.type,
-        "user_id": principal.user_id,
-        "object_id": body.object_id,
-        "metadata": body.metadata,
-        "occurred_at": now().isoformat(),
-        "request_id": current_request_id(),
-    }
+    event = ActivityEvent.new(type=body.type, user_id=principal.user_id, object_id=body.object_id,
+                              metadata=body.metadata, event_id=event_id)  # fmt: skip
     try:
         await publisher.submit(event, wait=True)
     except PublishFailed as exc:

@@ -3,7 +3,6 @@ erasure, trending and retention. Every write is idempotent on ``event_id``."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,9 +15,11 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from activity_service import db, trending
+from activity_service.config import ActivityStoreSettings
 from activity_service.events import parse_events
 from sandbox_common import metrics
 from sandbox_common.celery import RETRY_OPTIONS, transient_errors
+from sandbox_common.contract import Tasks
 from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
 
@@ -30,23 +31,20 @@ class _Store:
     """The worker's MongoDB and Redis, made once per process, indexes ensured."""
 
     def __init__(self) -> None:
-        self.retention_days = int(os.environ.get("SANDBOX_ACTIVITY_RETENTION_DAYS", "30"))
+        settings = ActivityStoreSettings()  # type: ignore[call-arg]
+        self.retention_days = settings.activity_retention_days
         client: MongoClient[dict[str, Any]] = MongoClient(
-            os.environ["SANDBOX_MONGO_URL"], serverSelectionTimeoutMS=5000,
+            settings.mongo_url, serverSelectionTimeoutMS=5000,
             socketTimeoutMS=30000, tz_aware=True, appname="sandbox-worker",
         )  # fmt: skip
-        self.events: Collection[dict[str, Any]] = client[
-            os.environ.get("SANDBOX_MONGO_DATABASE", "activity")
-        ][db.EVENTS]
-        self.expiry = db.expiry_mode(
-            os.environ.get("SANDBOX_ACTIVITY_EXPIRY", "auto"), client.admin.command("buildInfo")
-        )
+        self.events: Collection[dict[str, Any]] = client[settings.mongo_database][db.EVENTS]
+        self.expiry = db.expiry_mode(settings.activity_expiry, client.admin.command("buildInfo"))
         # One index per command: FerretDB v1 drops the connection on a batch
         # that repeats existing indexes.
         for model in db.index_models(expiry=self.expiry, retention_days=self.retention_days):
             self.events.create_indexes([model])
         self.redis = redis.Redis.from_url(
-            os.environ["SANDBOX_REDIS_URL"], socket_timeout=2, socket_connect_timeout=2
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
 
 
@@ -77,7 +75,7 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
     return sum(inserted.values())
 
 
-@shared_task(name="activity.tasks.record_events", autoretry_for=transient_errors(),
+@shared_task(name=Tasks.RECORD_EVENTS, autoretry_for=transient_errors(),
              **RETRY_OPTIONS)  # fmt: skip
 def record_events(events: list[dict[str, Any]], source: str = "task") -> None:
     source = source if source in ("api", "task") else "task"
@@ -85,13 +83,13 @@ def record_events(events: list[dict[str, Any]], source: str = "task") -> None:
     _log.info("events recorded", received=len(events), stored=stored)
 
 
-@shared_task(name="activity.tasks.erase_user", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.ERASE_USER, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def erase_user(user_id: str) -> None:
     removed = store.get().events.delete_many({"user_id": user_id}).deleted_count
     _log.info("user activity erased", user_id=user_id, count=removed)
 
 
-@shared_task(name="activity.tasks.compute_trending", autoretry_for=transient_errors(),
+@shared_task(name=Tasks.COMPUTE_TRENDING, autoretry_for=transient_errors(),
              max_retries=2)  # fmt: skip
 def compute_trending() -> None:
     s = store.get()
@@ -111,7 +109,7 @@ def purge_older_than(events: Collection[dict[str, Any]], cutoff: datetime) -> in
     return events.delete_many({"occurred_at": {"$lt": cutoff}}).deleted_count
 
 
-@shared_task(name="activity.tasks.purge_expired", autoretry_for=transient_errors(),
+@shared_task(name=Tasks.PURGE_EXPIRED_EVENTS, autoretry_for=transient_errors(),
              **RETRY_OPTIONS)  # fmt: skip
 def purge_expired() -> None:
     """Retention where the server has no TTL expiry (FerretDB); on MongoDB the TTL index does it."""

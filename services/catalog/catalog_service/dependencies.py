@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_service.cache import ProductCache
-from sandbox_common.batching import BatchPublisher
+from sandbox_common.batching import EventPublisher
 from sandbox_common.db import request_session
 
 
@@ -28,9 +28,9 @@ async def _celery(request: Request) -> Celery:
     return celery
 
 
-async def _events(request: Request) -> BatchPublisher:
-    events: BatchPublisher = request.app.state.events
-    return events
+async def _event_publisher(request: Request) -> EventPublisher:
+    publisher: EventPublisher = request.app.state.event_publisher
+    return publisher
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` in a thread pool,
@@ -39,4 +39,4 @@ SessionDep = Annotated[AsyncSession, Depends(request_session)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 CacheDep = Annotated[ProductCache, Depends(_cache)]
 CeleryDep = Annotated[Celery, Depends(_celery)]
-EventsDep = Annotated[BatchPublisher, Depends(_events)]
+EventPublisherDep = Annotated[EventPublisher, Depends(_event_publisher)]

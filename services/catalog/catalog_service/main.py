@@ -12,7 +12,7 @@ from catalog_service.config import CatalogSettings
 from catalog_service.router import categories, products
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import JwksKeySource, TokenVerifier
-from sandbox_common.batching import BatchPublisher
+from sandbox_common.batching import EventPublisher
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
@@ -35,17 +35,17 @@ def create_app(settings: CatalogSettings | None = None, *, observe: bool = True)
         app.state.sessions = session_factory(engine)
         app.state.cache = ProductCache(redis, ttl_seconds=settings.product_cache_ttl_seconds)
         app.state.celery = celery
-        app.state.events = BatchPublisher(celery, "activity.tasks.record_events")
+        app.state.event_publisher = EventPublisher(celery)
         app.state.token_verifier = TokenVerifier(
             JwksKeySource(settings.jwks_url, client=http),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
-        app.state.events.start()
+        app.state.event_publisher.start()
         try:
             yield
         finally:
-            await app.state.events.stop()
+            await app.state.event_publisher.stop()
             await http.aclose()
             await redis.aclose()
             await engine.dispose()

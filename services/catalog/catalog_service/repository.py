@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from catalog_service.models import SEARCH_CONFIG, Category, OutboxEvent, Product
+from sandbox_common.contract import ActivityEvent
 
 SORT_COLUMNS = {
     "price": ("price", False),
@@ -108,5 +109,5 @@ async def list_products(
     return list((await session.execute(query)).unique().scalars())
 
 
-async def add_outbox(session: AsyncSession, *, event: dict[str, Any]) -> None:
-    await session.execute(insert(OutboxEvent).values(event=event))
+async def add_outbox(session: AsyncSession, *, event: ActivityEvent) -> None:
+    await session.execute(insert(OutboxEvent).values(event=event.message()))

@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from catalog_service import service
-from catalog_service.dependencies import CacheDep, CeleryDep, EventsDep, SessionDep, SessionsDep
+from catalog_service.dependencies import (
+    CacheDep,
+    CeleryDep,
+    EventPublisherDep,
+    SessionDep,
+    SessionsDep,
+)
 from catalog_service.repository import ProductFilter
 from catalog_service.schemas import (
     IDS_PATTERN,
@@ -88,12 +94,12 @@ async def get_product(
     principal: OptionalPrincipal,
     sessions: SessionsDep,
     cache: CacheDep,
-    events: EventsDep,
+    event_publisher: EventPublisherDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     body = await service.read_product(sessions=sessions, cache=cache, product_id=product_id)
     if principal is not None:
-        await events.submit(
+        await event_publisher.submit(
             service.view_event(product_id=product_id, user_id=principal.user_id), wait=False
         )
     tag = service.etag(body)
@@ -144,11 +150,11 @@ async def like_product(
     principal: CurrentPrincipal,
     sessions: SessionsDep,
     cache: CacheDep,
-    events: EventsDep,
+    event_publisher: EventPublisherDep,
 ) -> Response:
     await service.read_product(sessions=sessions, cache=cache, product_id=product_id)
     try:
-        await events.submit(
+        await event_publisher.submit(
             service.like_event(product_id=product_id, user_id=principal.user_id), wait=True
         )
     except PublishFailed as exc:

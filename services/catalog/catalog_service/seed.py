@@ -8,14 +8,15 @@ nothing new (``ON CONFLICT DO NOTHING``).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from decimal import Decimal
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from catalog_service.config import CatalogDatabaseSettings
 from catalog_service.models import Category, Product
 from sandbox_common.db import create_sync_db
 
@@ -105,8 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sandbox-seed", description=__doc__)
     parser.add_argument("--products", type=int, default=10_000)
     args = parser.parse_args(argv)
-    url = os.environ.get("SANDBOX_CATALOG_DATABASE_URL")
-    if not url:
+    try:
+        url = CatalogDatabaseSettings().catalog_database_url  # type: ignore[call-arg]
+    except ValidationError:
         parser.error("SANDBOX_CATALOG_DATABASE_URL is not set")
     started = time.perf_counter()
     categories, inserted = seed(url, products=args.products)

@@ -26,10 +26,9 @@ from catalog_service.schemas import (
     ProductPublic,
     ProductUpdate,
 )
-from catalog_service.tasks import RELAY_TASK
 from sandbox_common import metrics, outbox
 from sandbox_common.auth import Principal
-from sandbox_common.context import current_request_id
+from sandbox_common.contract import ActivityEvent, Tasks
 from sandbox_common.errors import Conflict, NotFound
 from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
@@ -70,21 +69,6 @@ def etag_matches(if_none_match: str | None, tag: str) -> bool:
         return False
     candidates = {c.strip().removeprefix("W/") for c in if_none_match.split(",")}
     return "*" in candidates or tag in candidates
-
-
-def event(
-    *, type_: str, actor: str, product_id: uuid.UUID | str, metadata: dict[str, Any] | None = None,
-    event_id: uuid.UUID | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "event_id": str(event_id or uuid.uuid4()),
-        "type": type_,
-        "user_id": actor,
-        "object_id": str(product_id),
-        "metadata": metadata or {},
-        "occurred_at": _now().isoformat(),
-        "request_id": current_request_id(),
-    }
 
 
 # -- categories --------------------------------------------------------------------------------
@@ -221,13 +205,13 @@ async def create_product(
     )
     session.add(product)
     await _flush_write(session)
-    await repository.add_outbox(session, event=event(
-        type_="product.created", actor=actor.user_id, product_id=product.id,
+    await repository.add_outbox(session, event=ActivityEvent.new(
+        type="product.created", user_id=actor.user_id, object_id=product.id,
         metadata=_write_metadata(product)))  # fmt: skip
     await _commit_write(session)
     await session.refresh(product, ["category"])
     metrics.PRODUCTS_WRITTEN.labels("create").inc()
-    await outbox.kick(celery, RELAY_TASK)
+    await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
     return to_public(product)
 
 
@@ -250,15 +234,15 @@ async def update_product(
         setattr(product, field, value)
     product.updated_at = _now()
     await _flush_write(session)
-    await repository.add_outbox(session, event=event(
-        type_="product.updated", actor=actor.user_id, product_id=product.id,
+    await repository.add_outbox(session, event=ActivityEvent.new(
+        type="product.updated", user_id=actor.user_id, object_id=product.id,
         metadata={**_write_metadata(product),
                   "fields": ",".join(sorted(body.model_fields_set))}))  # fmt: skip
     await _commit_write(session)
     await cache.invalidate(product_id)
     await session.refresh(product, ["category"])
     metrics.PRODUCTS_WRITTEN.labels("update").inc()
-    await outbox.kick(celery, RELAY_TASK)
+    await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
     return to_public(product)
 
 
@@ -275,20 +259,21 @@ async def delete_product(
         raise NotFound("Product not found")
     metadata = _write_metadata(product)
     await session.delete(product)
-    await repository.add_outbox(session, event=event(
-        type_="product.deleted", actor=actor.user_id, product_id=product_id,
+    await repository.add_outbox(session, event=ActivityEvent.new(
+        type="product.deleted", user_id=actor.user_id, object_id=product_id,
         metadata=metadata))  # fmt: skip
     await session.commit()
     await cache.invalidate(product_id)
     metrics.PRODUCTS_WRITTEN.labels("delete").inc()
-    await outbox.kick(celery, RELAY_TASK)
+    await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
 
 
-def like_event(*, product_id: uuid.UUID, user_id: str) -> dict[str, Any]:
+def like_event(*, product_id: uuid.UUID, user_id: str) -> ActivityEvent:
     # One like per user and product, however often it is sent.
     event_id = uuid.uuid5(LIKE_NAMESPACE, f"{user_id}:{product_id}")
-    return event(type_="product.liked", actor=user_id, product_id=product_id, event_id=event_id)
+    return ActivityEvent.new(type="product.liked", user_id=user_id, object_id=product_id,
+                             event_id=event_id)  # fmt: skip
 
 
-def view_event(*, product_id: uuid.UUID, user_id: str) -> dict[str, Any]:
-    return event(type_="product.viewed", actor=user_id, product_id=product_id)
+def view_event(*, product_id: uuid.UUID, user_id: str) -> ActivityEvent:
+    return ActivityEvent.new(type="product.viewed", user_id=user_id, object_id=product_id)

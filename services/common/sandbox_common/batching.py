@@ -1,5 +1,6 @@
-"""Coalesces events published from request handlers into one Celery task per
-batch, so a burst becomes one broker round trip and one ``insert_many``.
+"""Coalesces activity events emitted by request handlers into one
+``record_events`` task per batch, so a burst becomes one broker round trip and
+one ``insert_many``.
 
 ``submit(..., wait=True)`` returns once the batch holding the event is on the
 broker (an accepted event is durable); ``wait=False`` is fire-and-forget, for
@@ -10,33 +11,35 @@ milliseconds.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from anyio import to_thread
 from celery import Celery
 
 from sandbox_common.celery import publish
+from sandbox_common.contract import ActivityEvent, EventSource, Tasks, record_events_kwargs
 from sandbox_common.logging import get_logger
 
 _log = get_logger(__name__)
 # An event, and the future its submitter waits on (None: fire-and-forget).
-_Item = tuple[dict[str, Any], asyncio.Future[None] | None]
+_Item = tuple[ActivityEvent, asyncio.Future[None] | None]
 
 
-class BatchPublisher:
+class EventPublisher:
+    """The way a request handler emits activity events (an outbox is the way
+    of a change committed to a database)."""
+
     def __init__(
         self,
         celery: Celery,
-        task_name: str,
         *,
+        source: EventSource = "task",
         max_batch: int = 100,
         linger_seconds: float = 0.01,
         max_pending: int = 10_000,
-        extra_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self._celery = celery
-        self._extra = dict(extra_kwargs or {})
-        self._task = task_name
+        self._source: EventSource = source
+        self._task = Tasks.RECORD_EVENTS
         self._max_batch = max_batch
         self._linger = linger_seconds
         # None in the queue tells the runner to send what it holds and end.
@@ -54,7 +57,7 @@ class BatchPublisher:
             self._runner = None
         await self._flush_remaining()
 
-    async def submit(self, event: dict[str, Any], *, wait: bool) -> None:
+    async def submit(self, event: ActivityEvent, *, wait: bool) -> None:
         if not wait:
             try:
                 self._queue.put_nowait((event, None))
@@ -90,15 +93,11 @@ class BatchPublisher:
 
     async def _send(self, batch: list[_Item]) -> None:
         events = [event for event, _ in batch]
-        request_id = next((e.get("request_id") for e in events if e.get("request_id")), None)
+        request_id = next((e.request_id for e in events if e.request_id), None)
+        kwargs = record_events_kwargs(events, source=self._source)
         try:
             await to_thread.run_sync(
-                lambda: publish(
-                    self._celery,
-                    self._task,
-                    kwargs={"events": events, **self._extra},
-                    request_id=request_id,
-                )
+                lambda: publish(self._celery, self._task, kwargs=kwargs, request_id=request_id)
             )
         except Exception as exc:
             _log.error("batch publish failed", task=self._task, size=len(events),

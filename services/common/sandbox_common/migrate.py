@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from pydantic import ValidationError
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,10 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 # Any constant works; it only has to be the same for every migrator.
 ADVISORY_LOCK_KEY = 7_240_311
 
-DATABASE_URL_ENV = {
-    "user": "SANDBOX_USER_DATABASE_URL",
-    "catalog": "SANDBOX_CATALOG_DATABASE_URL",
-}
+# The services with a PostgreSQL database: each has
+# ``<service>_service.config:<Service>DatabaseSettings`` with ``<service>_database_url``.
+DATABASE_SERVICES = ("user", "catalog")
+
+
+def database_url(service: str) -> str:
+    """The service's database URL, read by its own settings class."""
+    config = importlib.import_module(f"{service}_service.config")
+    settings = getattr(config, f"{service.capitalize()}DatabaseSettings")()
+    url: str = getattr(settings, f"{service}_database_url")
+    return url
 
 
 def alembic_config(service: str, url: str) -> Config:
@@ -100,13 +107,14 @@ def run_migrations(target_metadata: MetaData) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sandbox-migrate")
-    parser.add_argument("service", choices=sorted(DATABASE_URL_ENV))
+    parser.add_argument("service", choices=DATABASE_SERVICES)
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                         help="wait this long for the database to accept connections")  # fmt: skip
     args = parser.parse_args(argv)
-    url = os.environ.get(DATABASE_URL_ENV[args.service])
-    if not url:
-        parser.error(f"{DATABASE_URL_ENV[args.service]} is not set")
+    try:
+        url = database_url(args.service)
+    except ValidationError:
+        parser.error(f"SANDBOX_{args.service.upper()}_DATABASE_URL is not set")
     from sandbox_common.logging import configure_logging
 
     configure_logging(service=f"{args.service}-migrate")

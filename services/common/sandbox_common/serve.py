@@ -8,14 +8,13 @@ directory is emptied first: files of a previous run would be summed in).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
-SERVICES = {
-    "user": ("user_service.main:create_app", 8001),
-    "catalog": ("catalog_service.main:create_app", 8002),
-    "activity": ("activity_service.main:create_app", 8003),
-}
+from sandbox_common.settings import CommonSettings
+from sandbox_common.topology import SERVICES
+
 # Shorter than the pod's termination grace period (30 s by default).
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
@@ -24,10 +23,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sandbox-serve")
     parser.add_argument("service", choices=sorted(SERVICES))
     args = parser.parse_args(argv)
-    factory, default_port = SERVICES[args.service]
-
-    workers = int(os.environ.get("SANDBOX_WEB_CONCURRENCY", "1"))
+    settings = service_settings(args.service)
+    workers = settings.web_concurrency
     if workers > 1:
+        # prometheus-client's own variable: it picks its mode from it at import.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"/tmp/sandbox-metrics-{args.service}")  # noqa: S108
     # Import after the environment is final: prometheus-client picks its mode at import.
     import uvicorn
@@ -38,14 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     prepare_multiprocess_dir()
     configure_logging(
         service=args.service,
-        level=os.environ.get("SANDBOX_LOG_LEVEL", "INFO"),
-        fmt=os.environ.get("SANDBOX_LOG_FORMAT", "json"),
+        level=settings.log_level,
+        fmt=settings.log_format,
     )
     uvicorn.run(
-        factory,
+        f"{args.service}_service.main:create_app",
         factory=True,
-        host=os.environ.get("SANDBOX_HOST", "0.0.0.0"),  # noqa: S104
-        port=int(os.environ.get("SANDBOX_PORT", default_port)),
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         log_config=None,
         access_log=False,
@@ -53,6 +52,14 @@ def main(argv: list[str] | None = None) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+
+
+def service_settings(service: str) -> CommonSettings:
+    """The service's own Settings (``<service>_service.config:<Service>Settings``).
+    Invalid settings stop the server here, before it binds its port."""
+    config = importlib.import_module(f"{service}_service.config")
+    settings_class: type[CommonSettings] = getattr(config, f"{service.capitalize()}Settings")
+    return settings_class()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Settings shared by every process, read once from the environment at start.
 
-Each service subclasses :class:`CommonSettings` with its own fields. Nothing
+Each service subclasses :class:`CommonSettings` with its own fields. What a
+service's Celery tasks need is a smaller :class:`EnvSettings` of the service's
+config (its database, say) that the service's Settings also inherit, so the
+worker takes exactly the values the service would, checked the same way. Nothing
 here has a default that would work as a secret: required values have no
 default, and production refuses development shortcuts.
 """
@@ -12,11 +15,22 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sandbox_common.topology import local_url
 
-class CommonSettings(BaseSettings):
-    """Environment → settings, one way. Variables are documented in docs/configuration.md."""
+
+class EnvSettings(BaseSettings):
+    """Environment → settings, one way: ``SANDBOX_<FIELD>``. Variables are
+    documented in docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="ignore", frozen=True)
+
+
+class RedisSettings(EnvSettings):
+    redis_url: str
+
+
+class CommonSettings(RedisSettings):
+    """What every service, the worker and beat read."""
 
     env: Literal["local", "production"] = "production"
     log_level: str = "INFO"
@@ -25,13 +39,12 @@ class CommonSettings(BaseSettings):
     port: int = 8000
     web_concurrency: int = Field(default=1, ge=1)
 
-    redis_url: str
     broker_url: str
     broker_visibility_timeout: int = Field(default=120, ge=10)
     redeliver_after_seconds: int = Field(default=600, ge=5)
 
-    user_url: str = "http://127.0.0.1:8001"
-    catalog_url: str = "http://127.0.0.1:8002"
+    user_url: str = local_url("user")
+    catalog_url: str = local_url("catalog")
     jwt_issuer: str = "sandbox-user"
     jwt_audience: str = "sandbox"
 

@@ -4,13 +4,19 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from sandbox_common.settings import CommonSettings
+from sandbox_common.settings import CommonSettings, EnvSettings
+from sandbox_common.topology import SERVICE_PORTS
 from user_service import security
 
 
-class UserSettings(CommonSettings):
-    port: int = 8001
+class UserDatabaseSettings(EnvSettings):
+    """What the user service's tasks and migrations need."""
+
     user_database_url: str
+
+
+class UserSettings(CommonSettings, UserDatabaseSettings):
+    port: int = SERVICE_PORTS["user"]
     jwt_private_key_file: Path
     jwt_previous_public_keys_file: Path | None = None
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sandbox_common import metrics, outbox
 from sandbox_common.context import current_request_id
+from sandbox_common.contract import ActivityEvent, Tasks, record_events_kwargs
 from sandbox_common.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 from user_service import repository, security
 from user_service.models import OutboxTask, User
 from user_service.schemas import TokenPair, UpdateMeRequest, UserPage, UserPublic
-from user_service.tasks import RELAY_TASK
 from user_service.throttle import LoginThrottle
 
 _log = get_logger(__name__)
@@ -51,6 +51,13 @@ def _enqueue(session: AsyncSession, task: str, **kwargs: object) -> None:
     session.add(OutboxTask(task=task, kwargs=dict(kwargs), request_id=current_request_id()))
 
 
+def registered_event(user: User) -> ActivityEvent:
+    """``user.registered``, one per account however often the outbox sends it."""
+    return ActivityEvent.new(type="user.registered", user_id=user.id, object_id=user.id,
+                             event_id=uuid.uuid5(user.id, "user.registered"),
+                             occurred_at=user.created_at)  # fmt: skip
+
+
 async def register(
     *, session: AsyncSession, celery: Celery, email: str, password: str, display_name: str
 ) -> UserPublic:
@@ -61,22 +68,8 @@ async def register(
     user = User(id=uuid.uuid4(), email=email, display_name=display_name,
                 password_hash=password_hash, role="user", created_at=_now())  # fmt: skip
     session.add(user)
-    _enqueue(session, "user.tasks.send_welcome", user_id=str(user.id))
-    _enqueue(
-        session,
-        "activity.tasks.record_events",
-        events=[
-            {
-                "event_id": str(uuid.uuid5(user.id, "user.registered")),
-                "type": "user.registered",
-                "user_id": str(user.id),
-                "object_id": str(user.id),
-                "metadata": {},
-                "occurred_at": user.created_at.isoformat(),
-                "request_id": current_request_id(),
-            }
-        ],
-    )
+    _enqueue(session, Tasks.SEND_WELCOME, user_id=str(user.id))
+    _enqueue(session, Tasks.RECORD_EVENTS, **record_events_kwargs([registered_event(user)]))
     try:
         await session.commit()
     except IntegrityError as exc:
@@ -84,7 +77,7 @@ async def register(
         raise Conflict("Email already registered") from exc
     metrics.REGISTRATIONS.inc()
     _log.info("user registered", user_id=str(user.id))
-    await outbox.kick(celery, RELAY_TASK)
+    await outbox.kick(celery, Tasks.RELAY_USER_OUTBOX)
     return to_public(user)
 
 
@@ -204,9 +197,9 @@ async def delete_me(*, session: AsyncSession, celery: Celery, user: User) -> Non
     now = _now()
     user.deleted_at = now
     await repository.revoke_all_for_user(session, user_id=user.id, now=now)
-    _enqueue(session, "user.tasks.erase_account", user_id=str(user.id))
+    _enqueue(session, Tasks.ERASE_ACCOUNT, user_id=str(user.id))
     await session.commit()
-    await outbox.kick(celery, RELAY_TASK)
+    await outbox.kick(celery, Tasks.RELAY_USER_OUTBOX)
 
 
 async def list_users(*, session: AsyncSession, limit: int, cursor: str | None) -> UserPage:

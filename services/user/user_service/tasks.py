@@ -4,7 +4,6 @@ and log with the request id of the HTTP request that caused them."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,23 +16,24 @@ from sqlalchemy.dialects.postgresql import insert
 from sandbox_common import outbox
 from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
 from sandbox_common.context import current_request_id
+from sandbox_common.contract import Tasks
 from sandbox_common.db import create_sync_db
 from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
+from user_service.config import UserDatabaseSettings
 from user_service.models import Notification, OutboxTask, RefreshToken, User
 
 _log = get_logger(__name__)
-RELAY_TASK = "user.tasks.relay_outbox"
 
 
 def _engine_factory() -> Engine:
-    return create_sync_db(os.environ["SANDBOX_USER_DATABASE_URL"])
+    return create_sync_db(UserDatabaseSettings().user_database_url)  # type: ignore[call-arg]
 
 
 engine = PerProcess(_engine_factory)
 
 
-@shared_task(name="user.tasks.send_welcome", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.SEND_WELCOME, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def send_welcome(user_id: str) -> None:
     """Send the welcome notification once (the sandbox's mailbox is a table)."""
     uid = uuid.UUID(user_id)
@@ -58,7 +58,7 @@ def send_welcome(user_id: str) -> None:
         _log.info("welcome notification skipped: already sent or account gone", user_id=user_id)
 
 
-@shared_task(name="user.tasks.erase_account", autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.ERASE_ACCOUNT, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def erase_account(user_id: str) -> None:
     """Delete the account (tokens and notifications cascade), then its activity."""
     uid = uuid.UUID(user_id)
@@ -68,11 +68,11 @@ def erase_account(user_id: str) -> None:
     if still_active:
         _log.warning("erase skipped: account is not marked deleted", user_id=user_id)
         return
-    publish(current_app, "activity.tasks.erase_user", kwargs={"user_id": user_id})
+    publish(current_app, Tasks.ERASE_USER, kwargs={"user_id": user_id})
     _log.info("account erased", user_id=user_id)
 
 
-@shared_task(name="user.tasks.purge_expired_tokens", autoretry_for=transient_errors(),
+@shared_task(name=Tasks.PURGE_EXPIRED_TOKENS, autoretry_for=transient_errors(),
              **RETRY_OPTIONS)  # fmt: skip
 def purge_expired_tokens() -> None:
     with engine.get().begin() as conn:
@@ -91,7 +91,7 @@ def _send(rows: Sequence[Row[Any]]) -> None:
         publish(current_app, row.task, kwargs=row.kwargs, request_id=row.request_id)
 
 
-@shared_task(name=RELAY_TASK, autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.RELAY_USER_OUTBOX, autoretry_for=transient_errors(), **RETRY_OPTIONS)
 def relay_outbox() -> None:
     sent = outbox.relay(engine.get(), OutboxTask, RELAYED, _send, outbox="user")
     if sent:

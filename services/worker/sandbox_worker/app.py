@@ -9,10 +9,10 @@ from datetime import timedelta
 from celery import Celery
 from pydantic import Field
 
-from catalog_service import tasks as catalog_tasks
 from sandbox_common.celery import connect_signals, create_celery
+from sandbox_common.contract import Tasks
 from sandbox_common.settings import CommonSettings
-from user_service import tasks as user_tasks
+from sandbox_common.topology import BEAT_METRICS_PORT, WORKER_METRICS_PORT
 
 TASK_MODULES = (
     "user_service.tasks",
@@ -23,11 +23,15 @@ TASK_MODULES = (
 
 
 class WorkerSettings(CommonSettings):
-    metrics_port: int = 9101
+    metrics_port: int = WORKER_METRICS_PORT
     worker_concurrency: int = Field(default=4, ge=1)
     worker_queues: str = "user,catalog,activity"
     trending_interval_seconds: float = Field(default=30.0, ge=5.0)
     outbox_relay_interval_seconds: float = Field(default=2.0, gt=0)
+
+
+class BeatSettings(WorkerSettings):
+    metrics_port: int = BEAT_METRICS_PORT
 
 
 def create_worker_app(settings: WorkerSettings) -> Celery:
@@ -39,24 +43,24 @@ def create_worker_app(settings: WorkerSettings) -> Celery:
         "options": {"expires": settings.outbox_relay_interval_seconds * 5},
     }
     app.conf.beat_schedule = {
-        "relay-catalog-outbox": {"task": catalog_tasks.RELAY_TASK, **relay},
-        "relay-user-outbox": {"task": user_tasks.RELAY_TASK, **relay},
+        "relay-catalog-outbox": {"task": Tasks.RELAY_CATALOG_OUTBOX, **relay},
+        "relay-user-outbox": {"task": Tasks.RELAY_USER_OUTBOX, **relay},
         "compute-trending": {
-            "task": "activity.tasks.compute_trending",
+            "task": Tasks.COMPUTE_TRENDING,
             "schedule": timedelta(seconds=settings.trending_interval_seconds),
             "options": {"expires": settings.trending_interval_seconds},
         },
         "purge-expired-events": {
-            "task": "activity.tasks.purge_expired",
+            "task": Tasks.PURGE_EXPIRED_EVENTS,
             "schedule": timedelta(minutes=10),
         },
         "redeliver-from-ledger": {
-            "task": "sandbox.tasks.redeliver",
+            "task": Tasks.REDELIVER,
             "schedule": timedelta(seconds=max(5, min(60, settings.redeliver_after_seconds // 2))),
             "kwargs": {"older_than": settings.redeliver_after_seconds},
         },
         "purge-expired-refresh-tokens": {
-            "task": "user.tasks.purge_expired_tokens",
+            "task": Tasks.PURGE_EXPIRED_TOKENS,
             "schedule": timedelta(hours=1),
         },
     }

@@ -20,7 +20,7 @@ from sandbox_common.celery import QUEUES
 from sandbox_common.logging import configure_logging, get_logger
 from sandbox_common.metrics_server import serve_metrics
 from sandbox_common.timelimits import TimeLimits
-from sandbox_worker.app import WorkerSettings, create_worker_app
+from sandbox_worker.app import BeatSettings, WorkerSettings, create_worker_app
 
 _log = get_logger(__name__)
 RESTART_DELAY_SECONDS = 3
@@ -52,7 +52,7 @@ class QueueLengthCollector(Collector):
 
 
 def _settings(component: str) -> WorkerSettings:
-    settings = WorkerSettings()  # type: ignore[call-arg]
+    settings = (BeatSettings if component == "beat" else WorkerSettings)()  # type: ignore[call-arg]
     configure_logging(service=component, level=settings.log_level, fmt=settings.log_format)
     metrics.set_build_info(component, "0.1.0")
     return settings
@@ -124,7 +124,6 @@ def metrics_ready(collector: QueueLengthCollector) -> bool:
 
 
 def beat() -> None:
-    os.environ.setdefault("SANDBOX_METRICS_PORT", "9102")
     settings = _settings("beat")
     app = create_worker_app(settings)
     REGISTRY.register(QueueLengthCollector(settings.broker_url))
