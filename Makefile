@@ -76,10 +76,19 @@ seed: venv ## Load the demo catalog into the running stack (idempotent)
 
 ##@ Quality
 
+# The fast tier: unit tests, and the API tests with the three apps built in
+# the pytest process on databases of their own (tests/utils/inprocess.py).
+FAST_TESTS := tests/unit tests/integration/test_user_api.py tests/integration/test_catalog_api.py \
+	tests/integration/test_activity_api.py tests/integration/test_tokens.py
+
 .PHONY: test
-test: preflight venv deploy-tools ## Every test: unit, integration on the local stack, deploy checks, a 30 s load smoke run, then the cluster tests (see test-cluster)
-	$(STACK) with-stack -- bash -c '$(BIN)/pytest -m "not cluster" $(PYTEST_ARGS) && $(MAKE) loadtest-smoke'
+test: preflight venv deploy-tools ## Every test: the fast tier, then unit, integration on the local stack, deploy checks, a 30 s load smoke run, then the cluster tests (see test-cluster)
+	$(STACK) with-stack -- bash -c '$(BIN)/pytest --in-process $(FAST_TESTS) $(PYTEST_ARGS) && $(BIN)/pytest -m "not cluster" $(PYTEST_ARGS) && $(MAKE) loadtest-smoke'
 	@$(MAKE) test-cluster
+
+.PHONY: test-fast
+test-fast: preflight venv ## The fast tier (well under a minute on a running stack): unit tests, and the API tests against the apps in-process on the stack's datastores
+	$(STACK) with-stack -- $(BIN)/pytest --in-process $(FAST_TESTS) $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: venv ## Run the unit tests only (no servers needed)

@@ -36,6 +36,7 @@ def wait_for_feed(activity: httpx.Client, account: Account, count: int) -> list[
 
 
 class TestRecordEvent:
+    @pytest.mark.cross_process  # the worker stores the events
     def test_the_largest_metadata_the_schema_admits_is_stored(
         self, activity_api: httpx.Client, account: Account
     ) -> None:
@@ -47,6 +48,7 @@ class TestRecordEvent:
         items = wait_for_feed(activity_api, account, 2)  # with user.registered
         assert next(e for e in items if e["event_id"] == event_id)["metadata"] == metadata
 
+    @pytest.mark.cross_process  # the worker stores the events
     def test_accepted_and_in_the_feed(self, activity_api: httpx.Client, account: Account) -> None:
         object_id = str(uuid.uuid4())
         response = post_event(activity_api, account, type="product.viewed", object_id=object_id,
@@ -61,6 +63,7 @@ class TestRecordEvent:
         assert mine["metadata"] == {"source": "test", "n": 1, "ok": True, "none": None}
         assert mine["request_id"] == response.headers["x-request-id"]
 
+    @pytest.mark.cross_process  # the worker stores the events
     def test_idempotency_key_stores_once(
         self, activity_api: httpx.Client, account: Account
     ) -> None:
@@ -136,6 +139,7 @@ class TestRecordEvent:
 
 
 class TestFeeds:
+    @pytest.mark.cross_process  # the worker stores the events
     def test_newest_first_with_before_pages(
         self, activity_api: httpx.Client, account: Account
     ) -> None:
@@ -157,6 +161,7 @@ class TestFeeds:
         assert times == sorted(times, reverse=True)
         assert all(e["user_id"] == account.id for e in seen)
 
+    @pytest.mark.cross_process  # the worker stores the events
     def test_only_the_callers_own_events(
         self, activity_api: httpx.Client, account: Account, user_api: httpx.Client
     ) -> None:
@@ -185,6 +190,7 @@ class TestFeeds:
                                     params={"limit": limit})  # fmt: skip
         assert_error(response, 422)
 
+    @pytest.mark.cross_process  # the worker stores the events
     def test_admin_reads_any_users_feed(
         self, activity_api: httpx.Client, account: Account, admin: Account
     ) -> None:
@@ -213,6 +219,7 @@ class TestStatsAndTrending:
         assert response.json() == {"product_id": product_id, "views": 0, "likes": 0,
                                    "unique_users": 0}  # fmt: skip
 
+    @pytest.mark.cross_process  # the worker stores the events
     def test_stats_count_views_likes_and_users(
         self, activity_api: httpx.Client, user_api: httpx.Client, catalog_api: httpx.Client,
         admin: Account,

@@ -33,10 +33,9 @@ def kid(user_api: httpx.Client) -> str:
     return str(user_api.get("/.well-known/jwks.json").json()["keys"][0]["kid"])
 
 
-def _call(urls: dict[str, str], service: str, token: str) -> httpx.Response:
+def _call(apis: dict[str, httpx.Client], service: str, token: str) -> httpx.Response:
     method, path = PROTECTED[service]
-    return httpx.request(method, urls[service] + path,
-                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    return apis[service].request(method, path, headers={"Authorization": f"Bearer {token}"})
 
 
 BadToken = Callable[[Ed25519PrivateKey, str, str], str]
@@ -78,28 +77,34 @@ BAD_TOKENS: dict[str, BadToken] = {
 @pytest.mark.parametrize("service", sorted(PROTECTED))
 @pytest.mark.parametrize("case", sorted(BAD_TOKENS))
 def test_bad_tokens_are_401(
-    urls: dict[str, str], signing_key: Ed25519PrivateKey, kid: str, account: Account,
+    apis: dict[str, httpx.Client], signing_key: Ed25519PrivateKey, kid: str, account: Account,
     service: str, case: str,
 ) -> None:  # fmt: skip
     token = BAD_TOKENS[case](signing_key, kid, account.id)
-    response = _call(urls, service, token)
+    response = _call(apis, service, token)
     assert_error(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("service", sorted(PROTECTED))
 def test_a_good_token_made_with_the_real_key_is_accepted(
-    urls: dict[str, str], signing_key: Ed25519PrivateKey, kid: str, account: Account, service: str
+    apis: dict[str, httpx.Client],
+    signing_key: Ed25519PrivateKey,
+    kid: str,
+    account: Account,
+    service: str,
 ) -> None:
     # The control for the cases above: same construction, valid claims.
     token = tokens.sign(signing_key, kid, tokens.claims(sub=account.id))
-    response = _call(urls, service, token)
+    response = _call(apis, service, token)
     assert response.status_code in (200, 204, 404), response.text
 
 
-def test_a_user_token_on_an_admin_route_is_403(urls: dict[str, str], account: Account) -> None:
-    response = httpx.get(f"{urls['user']}/api/v1/users", headers=account.headers)
+def test_a_user_token_on_an_admin_route_is_403(
+    apis: dict[str, httpx.Client], account: Account
+) -> None:
+    response = apis["user"].get("/api/v1/users", headers=account.headers)
     assert_error(response, 403)
-    response = httpx.post(f"{urls['catalog']}/api/v1/categories", headers=account.headers,
-                          json={"slug": "nope", "name": "Nope"})  # fmt: skip
+    response = apis["catalog"].post("/api/v1/categories", headers=account.headers,
+                                    json={"slug": "nope", "name": "Nope"})  # fmt: skip
     assert_error(response, 403)

@@ -149,13 +149,13 @@ class TestToken:
         assert login(user_api, other, PASSWORD).status_code == 200
 
     def test_the_throttle_uses_no_command_newer_than_redis_6(
-        self, user_api: httpx.Client, env: dict[str, str]
+        self, user_api: httpx.Client, service_env: dict[str, str]
     ) -> None:
         """EXPIRE ... NX needs Redis 7; on an older Redis the whole transaction
         failed and throttling silently switched itself off. What the service
         sends Redis for one failed login, read with MONITOR:"""
         email = unique_email("monitored")
-        redis_client = redis.Redis.from_url(env["SANDBOX_REDIS_URL"], socket_timeout=20)
+        redis_client = redis.Redis.from_url(service_env["SANDBOX_REDIS_URL"], socket_timeout=20)
         seen: list[str] = []
         with redis_client.monitor() as monitor:
             failing = threading.Thread(target=login, args=(user_api, email, "wrong password!"))
@@ -169,6 +169,7 @@ class TestToken:
         account_key = next(c.split()[1] for c in throttle if "login:fail:account" in c)
         assert 0 < redis_client.ttl(account_key) <= 900  # the window still ends
 
+    @pytest.mark.cross_process  # the stack's command, on the stack's Redis
     def test_make_local_unlock_lifts_the_throttle(self, user_api: httpx.Client) -> None:
         email = unique_email("unlock")
         register(user_api, email=email)
@@ -382,16 +383,16 @@ class TestRequestIds:
 
 
 @pytest.mark.parametrize("service", ["user", "catalog", "activity"])
-def test_health_endpoints(urls: dict[str, str], service: str) -> None:
-    base = urls[service]
-    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
-    ready = httpx.get(f"{base}/readyz")
+def test_health_endpoints(apis: dict[str, httpx.Client], service: str) -> None:
+    api = apis[service]
+    assert api.get("/healthz").json() == {"status": "ok"}
+    ready = api.get("/readyz")
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
     assert body["checks"]
     assert all(v == "ok" for v in body["checks"].values())
-    metrics = httpx.get(f"{base}/metrics")
+    metrics = api.get("/metrics")
     assert metrics.status_code == 200
     assert "sandbox_http_requests_total" in metrics.text
-    assert httpx.get(f"{base}/openapi.json").status_code == 200
+    assert api.get("/openapi.json").status_code == 200

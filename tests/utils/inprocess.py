@@ -1,0 +1,147 @@
+"""The fast tier: the three services' apps in the test process, built with
+``create_app(settings)`` on PostgreSQL, Redis and MongoDB databases of their
+own, and driven through ``httpx.ASGITransport``.
+
+The apps run their lifespans on one event loop in a thread of their own (an
+anyio blocking portal); each test gets a plain ``httpx.Client`` whose
+transport hands the request to that loop. Catalog and activity read the user
+service's JWKS, and activity the catalog's product names, from the apps in
+this process, through the same transport: every request is a real ASGI
+request to a real app. No worker runs: what needs one is a cross-process test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.from_thread
+import httpx
+import pymongo
+import redis
+from fastapi import FastAPI
+
+from activity_service.catalog_client import CatalogNames
+from activity_service.config import ActivitySettings
+from activity_service.main import create_app as create_activity
+from catalog_service.config import CatalogSettings
+from catalog_service.main import create_app as create_catalog
+from sandbox_common.auth import JwksKeySource, TokenVerifier
+from sandbox_common.topology import SERVICES
+from tests.utils.databases import temporary_database
+from user_service.config import UserSettings
+from user_service.main import create_app as create_user
+
+# The stack uses Redis databases 0 and 1, the fuzzer 2 and 3.
+CACHE_DB, BROKER_DB = 4, 5
+MONGO_DATABASE = "activity_inprocess"
+# Where each app answers inside this process (the host names nothing real).
+BASE_URLS = {service: f"http://{service}.inprocess" for service in SERVICES}
+# The settings whose values are the apps' own, not the stack's.
+OWN = ("user_database_url", "catalog_database_url", "mongo_database", "redis_url", "broker_url",
+       "user_url", "catalog_url", "activity_url")  # fmt: skip
+# The address the apps see as the client's.
+CLIENT = ("127.0.0.1", 40000)
+
+
+class PortalTransport(httpx.BaseTransport):
+    """A synchronous transport that runs each request on the apps' loop."""
+
+    def __init__(self, portal: anyio.from_thread.BlockingPortal, app: FastAPI) -> None:
+        self._portal = portal
+        self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=CLIENT)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._portal.call(self._handle, request)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        request = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+        response = await self._asgi.handle_async_request(request)
+        content = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+
+def _settings_values(env: dict[str, str]) -> dict[str, Any]:
+    """The stack's settings as keyword arguments: each variable by its field name."""
+    return {
+        k.removeprefix("SANDBOX_").lower(): v for k, v in env.items() if k.startswith("SANDBOX_")
+    }
+
+
+@dataclass
+class InProcessApps:
+    apps: dict[str, FastAPI]
+    portal: anyio.from_thread.BlockingPortal
+    # The stack's variables, with the apps' own databases in place of its.
+    env: dict[str, str]
+
+    def client(self, service: str, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=BASE_URLS[service],
+                            transport=PortalTransport(self.portal, self.apps[service]),
+                            **kwargs)  # fmt: skip
+
+
+def _forget(mongo_url: str, redis_urls: list[str]) -> None:
+    with pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=5000) as mongo:
+        mongo.drop_database(MONGO_DATABASE)
+    for url in redis_urls:
+        redis.Redis.from_url(url).flushdb()
+
+
+@contextmanager
+def in_process_apps(env: dict[str, str]) -> Iterator[InProcessApps]:
+    """The three apps, started, on databases created for this session and
+    dropped afterwards."""
+    redis_base = env["SANDBOX_REDIS_URL"].rsplit("/", 1)[0]
+    redis_urls = [f"{redis_base}/{CACHE_DB}", f"{redis_base}/{BROKER_DB}"]
+    with ExitStack() as stack:
+        values = {
+            **_settings_values(env),
+            "user_database_url": stack.enter_context(
+                temporary_database(env, "user", "users_inprocess")),
+            "catalog_database_url": stack.enter_context(
+                temporary_database(env, "catalog", "catalog_inprocess")),
+            "mongo_database": MONGO_DATABASE,
+            "redis_url": redis_urls[0],
+            "broker_url": redis_urls[1],
+            **{f"{name}_url": url for name, url in BASE_URLS.items()},
+        }  # fmt: skip
+        _forget(env["SANDBOX_MONGO_URL"], redis_urls)
+        stack.callback(_forget, env["SANDBOX_MONGO_URL"], redis_urls)
+        activity = ActivitySettings(**values)
+        apps = {
+            "user": create_user(UserSettings(**values)),
+            "catalog": create_catalog(CatalogSettings(**values)),
+            "activity": create_activity(activity),
+        }
+        portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
+        for app in apps.values():
+            stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
+        own = {f"SANDBOX_{key.upper()}": str(values[key]) for key in OWN}
+        wired = InProcessApps(apps, portal, {**env, **own})
+        _wire(wired, activity, stack)
+        yield wired
+
+
+def _wire(wired: InProcessApps, settings: ActivitySettings, stack: ExitStack) -> None:
+    """Point the apps' calls to each other at the apps in this process."""
+
+    def async_client(service: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=wired.apps[service], client=CLIENT)
+        )
+        stack.callback(wired.portal.call, client.aclose)
+        return client
+
+    jwks = JwksKeySource(f"{BASE_URLS['user']}/.well-known/jwks.json", client=async_client("user"))
+    for service in ("catalog", "activity"):
+        wired.apps[service].state.token_verifier = TokenVerifier(
+            jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+    wired.apps["activity"].state.catalog_names = CatalogNames(
+        async_client("catalog"), base_url=BASE_URLS["catalog"],
+        timeout=settings.catalog_timeout_seconds,
+    )  # fmt: skip
