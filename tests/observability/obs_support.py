@@ -26,7 +26,7 @@ ELASTIC = OBS / "elastic"
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 
 # The first line of a panel description that limits where it has data; written
-# by observability/grafana/generate.py (SCOPE_PREFIXES).
+# by observability/grafana/dashboards_src/lib/panels.py (SCOPE_PREFIXES).
 SCOPES = {"Cluster only: ": "cluster", "Locust run only: ": "locust"}
 
 PROMETHEUS_OWN = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds"}
