@@ -30,6 +30,8 @@ import httpx
 from pymongo import MongoClient
 from summary import batches, per_second, percentile
 
+from sandbox_common.topology import local_url
+
 BENCH_EMAIL = "bench-ingest@loadtest.example.com"
 # A bench fixture on the local stack, not a secret.
 BENCH_PASSWORD = "bench-ingest-account-password"
@@ -239,8 +241,8 @@ def _pinned_ferretdb() -> str:
 if __name__ == "__main__":  # pragma: no cover - manual use
     print(
         run(
-            user_url=os.environ.get("SANDBOX_USER_URL", "http://127.0.0.1:8001"),
-            activity_url="http://127.0.0.1:8003",
+            user_url=os.environ.get("SANDBOX_USER_URL", local_url("user")),
+            activity_url=local_url("activity"),
             mongo_url=os.environ["SANDBOX_MONGO_URL"],
             database=os.environ.get("SANDBOX_MONGO_DATABASE", "activity"),
             events=1000,

@@ -27,6 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from sandbox_common.topology import local_url
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 BIN = Path(sys.executable).parent
@@ -75,18 +77,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(HERE))
-    import bench
+    import facts
+    import runner
 
     if not shutil.which("wrk"):
-        bench.fail("wrk not found")
-    env = {**os.environ, **bench.read_env_file(bench.STACK_ENV)}
-    catalog = env.get("SANDBOX_CATALOG_URL", "http://127.0.0.1:8002").rstrip("/")
-    status, body = bench.http_get(f"{catalog}/api/v1/products?limit=1")
+        runner.fail("wrk not found")
+    env = {**os.environ, **runner.stack_env()}
+    catalog = env.get("SANDBOX_CATALOG_URL", local_url("catalog")).rstrip("/")
+    status, body = runner.http_get(f"{catalog}/api/v1/products?limit=1")
     items = json.loads(body).get("items") if status == 200 else None
     if not items:
-        bench.fail("no product in the catalog; run make seed")
+        runner.fail("no product in the catalog; run make seed")
     path = f"/api/v1/products/{items[0]['id']}"
-    bench.http_get(catalog + path)
+    runner.http_get(catalog + path)
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     results = ROOT / "loadtests" / "results" / f"profile-{stamp}"
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         "--log-level",
         "warning",
     ]
-    code = bench.code_state()
+    code = facts.code_state()
     url = f"http://127.0.0.1:{args.port}{path}"
     wrk = [*pin_wrk, "wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}", "--latency", url]
     print("server: " + " ".join(server), flush=True)
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     with (results / "server.log").open("wb") as log:
         process = subprocess.Popen(server, env=env, cwd=ROOT, stdout=log, stderr=log)  # noqa: S603
         try:
-            bench.wait_for(url, process)
+            runner.wait_for(url, process)
             done = subprocess.run(wrk, capture_output=True, text=True, check=True)  # noqa: S603
             (results / "wrk.txt").write_text(done.stdout)
             print(done.stdout, flush=True)

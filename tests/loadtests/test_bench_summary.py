@@ -13,7 +13,10 @@ BENCH = Path(__file__).resolve().parents[2] / "loadtests" / "bench"
 sys.path.insert(0, str(BENCH))
 summary = importlib.import_module("summary")
 bench = importlib.import_module("bench")
+facts = importlib.import_module("facts")
 ingest = importlib.import_module("ingest")
+runner = importlib.import_module("runner")
+writer = importlib.import_module("report")
 
 HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
@@ -146,7 +149,7 @@ def test_percentile_and_batches() -> None:
 
 
 def test_parse_wrk_counts_errors_and_units() -> None:
-    run = bench.parse_wrk(WRK)
+    run = runner.parse_wrk(WRK)
     assert run.rps == pytest.approx(582.17)
     assert run.p50_ms == pytest.approx(27.0)
     assert run.p99_ms == pytest.approx(1200.0)
@@ -158,11 +161,11 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
         threads=1, connections=64, warmup="5s", repeat=1, duration="20s",
         step_measure=30.0, settle=10.0, p95_limit=100.0,
     )  # fmt: skip
-    report = bench.Report(args=args, facts={"CPU": "test"}, commands=["make bench"])
+    report = writer.Report(args=args, facts={"CPU": "test"}, commands=["make bench"])
     for key, rps, p99 in (("bare", 2000.0, 10.0), ("on", 1000.0, 20.0), ("off", 1100.0, 18.0)):
-        scenario = next(s for s in bench.SCENARIOS if s.key == key)
-        run = bench.WrkRun(rps, 1.0, 2.0, p99, 0, "")
-        report.outcomes[key] = bench.Outcome(scenario, [run])
+        scenario = next(s for s in runner.SCENARIOS if s.key == key)
+        run = runner.WrkRun(rps, 1.0, 2.0, p99, 0, "")
+        report.outcomes[key] = runner.Outcome(scenario, [run])
     report.ingest = ingest.IngestResult(
         run_id="bench-x", clients=8, events=100, accepted=100, post_seconds=1.0,
         stored_seconds=2.0, stored=100, complete=True, raw_events=100, raw_seconds=0.5,
@@ -170,7 +173,7 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
     slow = summary.RouteFigures("GET /slow", 100, 0, 900)
     report.steps = [step(100, True), summary.Step(200, aggregate(60, 150), slow)]
     report.locust_cpus = "1"
-    text = bench.render(report)
+    text = writer.render(report)
     assert "| req/s: catalog (observability on) / bare | 0.50 | ≥ 0.60 | **no** |" in text
     assert "| p99: catalog (observability on) / bare | 2.00 | ≤ 3.0 | yes |" in text
     assert "| req/s: observability on / off | 0.91 | ≥ 0.90 | yes |" in text
@@ -186,9 +189,9 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
 
 def test_report_names_missing_figures() -> None:
     args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
-    report = bench.Report(args=args, facts={}, ingest_error="ConnectError: refused")
+    report = writer.Report(args=args, facts={}, ingest_error="ConnectError: refused")
     report.missing.append("mixed Locust workload: skipped in this run")
-    text = bench.render(report)
+    text = writer.render(report)
     assert "Not measured: ConnectError: refused." in text
     assert "- mixed Locust workload: skipped in this run" in text
 
@@ -240,5 +243,14 @@ def test_parse_locust_failures_most_frequent_first() -> None:
 def test_a_new_commit_alone_is_not_a_change_of_the_code_under_test() -> None:
     before = "commit aaaaaaa, services/ tree 1234567 + uncommitted changes in 2 file(s) (diff abc)"
     after = "commit bbbbbbb, services/ tree 1234567 + uncommitted changes in 2 file(s) (diff abc)"
-    assert bench._services_part(before) == bench._services_part(after)
-    assert bench._services_part(after) != bench._services_part(after.replace("abc", "abd"))
+    assert facts.services_part(before) == facts.services_part(after)
+    assert facts.services_part(after) != facts.services_part(after.replace("abc", "abd"))
+
+
+def test_the_entry_point_keeps_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--help"])
+    assert exit_info.value.code == 0
+    options = capsys.readouterr().out
+    for option in ("--duration", "--connections", "--only", "--skip", "--output"):
+        assert option in options
