@@ -16,10 +16,13 @@ import pytest
 import sandbox_chart
 import yaml
 
+from sandbox_common.topology import PROCESS_PORTS
 from tests.deploy.conftest import CHART_PROFILES, ROOT, component, workloads
 
 CHART = sandbox_chart.CHART
-APP_COMPONENTS = {"user": 8001, "catalog": 8002, "activity": 8003, "worker": 9101, "beat": 9102}
+# The chart's values cannot import the ports' one definition; the tests that
+# compare rendered ports with this check that they agree.
+APP_COMPONENTS = PROCESS_PORTS
 DATASTORES = {"postgres-user": 5432, "postgres-catalog": 5432, "mongo": 27017, "redis": 6379}
 EXPORTERS = {
     "postgres-user-exporter": 9187,
@@ -41,11 +44,11 @@ EXPECTED_FLOWS = {
     ("postgres-catalog", 5432): {"catalog", "worker", "postgres-catalog-exporter"},
     ("mongo", 27017): {"activity", "worker", "mongo-exporter"},
     ("redis", 6379): {"user", "catalog", "activity", "worker", "beat", "redis-exporter"},
-    ("user", 8001): {"catalog", "activity", f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
-    ("catalog", 8002): {"activity", f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
-    ("activity", 8003): {f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
-    ("worker", 9101): {f"ns:{PROM_NS}"},
-    ("beat", 9102): {f"ns:{PROM_NS}"},
+    ("user", PROCESS_PORTS["user"]): {"catalog", "activity", f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
+    ("catalog", PROCESS_PORTS["catalog"]): {"activity", f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
+    ("activity", PROCESS_PORTS["activity"]): {f"ns:{PROM_NS}", f"ns:{GATEWAY_NS}"},
+    ("worker", PROCESS_PORTS["worker"]): {f"ns:{PROM_NS}"},
+    ("beat", PROCESS_PORTS["beat"]): {f"ns:{PROM_NS}"},
     **{(name, port): {f"ns:{PROM_NS}"} for name, port in EXPORTERS.items()},
 }
 # With Locust in the cluster: its workers reach the master, Prometheus its
@@ -100,7 +103,13 @@ def test_helm_lint_strict(helm: str, profile: str) -> None:
 
 
 def test_values_schema_rejects_bad_values(helm: str) -> None:
-    for bad in ("app.env=staging", "components.user.port=70000", "datastores.redis.maxmemory=lots"):
+    for bad in (
+        "app.env=staging",
+        "components.user.port=70000",
+        "datastores.redis.maxmemory=lots",
+        # helm asserts `format` under the schema's draft-07, not under 2019-09 or later
+        "app.adminEmail=nobody",
+    ):
         result = subprocess.run(
             [
                 helm,
@@ -117,6 +126,78 @@ def test_values_schema_rejects_bad_values(helm: str) -> None:
             check=False,
         )
         assert result.returncode != 0, f"values.schema.json accepted {bad}"
+
+
+# The values blocks with container resources: one shared definition checks them all.
+RESOURCES_BLOCKS = (
+    "components.user",
+    "components.beat",
+    "migrations",
+    "datastores.mongo",
+    "datastores.redis.exporter",
+    "loadtest.master",
+    "loadtest.worker",
+)
+
+
+@pytest.mark.parametrize("block", RESOURCES_BLOCKS)
+def test_values_schema_checks_every_resources_block(helm: str, block: str) -> None:
+    result = subprocess.run(
+        sandbox_chart.template_args("kind", "--set", f"{block}.resources.limits.memory=512"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0, (
+        f"values.schema.json accepted {block}.resources.limits.memory=512"
+    )
+    pointer = "/" + block.replace(".", "/") + "/resources/limits/memory"
+    assert f"at '{pointer}': got number, want string" in result.stderr, result.stderr
+
+
+def test_values_schema_writes_each_shape_once() -> None:
+    """A shape used in several places (resources, ports, extraEnv, annotations, a
+    component, a datastore) is written once under `definitions` and referenced:
+    every $ref names a definition and stands alone (draft-07 ignores keywords
+    beside a $ref), every definition is used, and none is copied out again."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    prefix = "#/definitions/"
+    shapes = {
+        name: {k: v for k, v in body.items() if k != "description"}
+        for name, body in schema["definitions"].items()
+    }
+    used: set[str] = set()
+
+    def walk(node: Any, trail: str) -> None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{trail}/{index}")
+            return
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            assert set(node) == {"$ref"}, f"{trail}: keywords beside $ref are ignored"
+            assert node["$ref"].removeprefix(prefix) in shapes, f"{trail}: {node['$ref']}"
+            used.add(node["$ref"].removeprefix(prefix))
+            return
+        bare = {k: v for k, v in node.items() if k != "description"}
+        for name, shape in shapes.items():
+            if trail != f"/definitions/{name}":
+                assert bare != shape, f"{trail} copies {prefix}{name}: use a $ref"
+        for key, value in node.items():
+            walk(value, f"{trail}/{key}")
+
+    walk(schema, "")
+    assert used == set(shapes), f"unused definitions: {sorted(set(shapes) - used)}"
+
+
+def test_templates_build_no_yaml_in_strings() -> None:
+    """Templates hand each other lists and dicts and write YAML where it is
+    rendered, never YAML assembled in a string ("- name: run\\n  emptyDir: ...")."""
+    for path in sorted((CHART / "templates").iterdir()):
+        for action in re.findall(r"\{\{.*?\}\}", path.read_text(), re.S):
+            assert "\\n" not in action, f"{path.name}: {action}"
 
 
 @pytest.mark.parametrize("profile", CHART_PROFILES)
@@ -514,6 +595,32 @@ def test_datastores_and_exporters(rendered: dict[str, list[dict[str, Any]]]) -> 
     assert "oliver006/redis_exporter" in exporters["redis-exporter"]
 
 
+@pytest.mark.parametrize("profile", CHART_PROFILES)
+def test_every_volume_is_mounted(rendered: dict[str, list[dict[str, Any]]], profile: str) -> None:
+    """The workload template makes the volumes (/tmp, emptyDirs, the JWT key,
+    volume claims) and each container template its mounts: they must pair up."""
+    for doc in workloads(rendered[profile]):
+        pod = doc["spec"]["template"]["spec"]
+        volumes = {v["name"] for v in pod.get("volumes", [])}
+        volumes |= {
+            claim["metadata"]["name"] for claim in doc["spec"].get("volumeClaimTemplates", [])
+        }
+        mounts = {m["name"] for c in containers(doc) for m in c.get("volumeMounts", [])}
+        assert mounts == volumes, doc["metadata"]["name"]
+
+
+def test_volume_claims_follow_the_values(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    datastores = yaml.safe_load((CHART / "values.yaml").read_text())["datastores"]
+    for profile, storage_class in (("kind", None), ("minikube", "standard")):
+        for sts in by_kind(rendered[profile], "StatefulSet"):
+            (claim,) = sts["spec"]["volumeClaimTemplates"]
+            assert claim["metadata"]["name"] == "data"
+            assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+            assert claim["spec"].get("storageClassName") == storage_class
+            storage = claim["spec"]["resources"]["requests"]["storage"]
+            assert storage == datastores[component(sts)]["storage"]
+
+
 def test_migrations_run_before_the_processes_that_need_them(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -719,10 +826,10 @@ def test_gateway_routes_by_prefix(rendered: dict[str, list[dict[str, Any]]]) -> 
             assert match["path"]["type"] == "PathPrefix"
             routes[match["path"]["value"]] = (backend["name"], backend["port"])
     assert routes == {
-        "/api/v1/auth": ("sandbox-user", 8001),
-        "/api/v1/users": ("sandbox-user", 8001),
-        "/.well-known": ("sandbox-user", 8001),
-        "/api/v1/categories": ("sandbox-catalog", 8002),
-        "/api/v1/products": ("sandbox-catalog", 8002),
-        "/api/v1/activity": ("sandbox-activity", 8003),
+        "/api/v1/auth": ("sandbox-user", PROCESS_PORTS["user"]),
+        "/api/v1/users": ("sandbox-user", PROCESS_PORTS["user"]),
+        "/.well-known": ("sandbox-user", PROCESS_PORTS["user"]),
+        "/api/v1/categories": ("sandbox-catalog", PROCESS_PORTS["catalog"]),
+        "/api/v1/products": ("sandbox-catalog", PROCESS_PORTS["catalog"]),
+        "/api/v1/activity": ("sandbox-activity", PROCESS_PORTS["activity"]),
     }

@@ -9,11 +9,14 @@ Context: dict with
   kind             Deployment (default) or StatefulSet
   replicas         replica count (ignored while an HPA is enabled)
   strategy         Deployment strategy type (default RollingUpdate)
-  container        YAML of the main container, without securityContext
+  container        YAML of the main container, without securityContext (text, not a dict:
+                   toYaml would write its keys sorted, `name` after `image` and `env`)
   config           true when its pods read the ConfigMap: a checksum annotation rolls them on a change
   initContainer    YAML of a container that runs to completion before the main one (optional)
-  volumes          YAML list of extra volumes (a /tmp emptyDir is always there)
-  volumeClaims     YAML list of StatefulSet volumeClaimTemplates
+  emptyDirs        list of dict name/sizeLimit: emptyDir volumes besides /tmp's, which every pod has
+  signsTokens      true adds the volume `jwt`, the JWT signing key, which the container mounts
+  volumeClaims     list of dict name/storage/storageClassName: the StatefulSet's
+                   ReadWriteOnce volume claims (an empty storageClassName uses the cluster default)
   ports            list of dict name/port the Service exposes
   headless         true for a StatefulSet's governing Service
   podAnnotations   extra pod annotations
@@ -103,12 +106,34 @@ spec:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
-        {{- with .volumes }}
-        {{- . | trim | nindent 8 }}
+        {{- range .emptyDirs }}
+        - name: {{ .name }}
+          emptyDir:
+            sizeLimit: {{ .sizeLimit }}
+        {{- end }}
+        {{- if .signsTokens }}
+        - name: jwt
+          secret:
+            secretName: {{ include "sandbox.jwtSecret" $root }}
+            defaultMode: 0440
+            items:
+              - key: {{ $root.Values.jwt.key }}
+                path: {{ $root.Values.jwt.key }}
         {{- end }}
   {{- with .volumeClaims }}
   volumeClaimTemplates:
-    {{- . | trim | nindent 4 }}
+    {{- range . }}
+    - metadata:
+        name: {{ .name }}
+      spec:
+        accessModes: ["ReadWriteOnce"]
+        {{- with .storageClassName }}
+        storageClassName: {{ . }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ .storage }}
+    {{- end }}
   {{- end }}
 {{- if .ports }}
 ---
