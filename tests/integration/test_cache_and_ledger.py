@@ -4,13 +4,14 @@ stack's real Redis: the product cache's generations and the task ledger."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import orjson
 import redis
 
 from catalog_service.cache import ProductCache
-from sandbox_common.celery import ledger_for, publish, redeliver
+from sandbox_common.celery import connect_signals, ledger_for, publish, redeliver
 from sandbox_common.contract import Tasks
 from sandbox_common.ledger import TaskLedger
 from sandbox_common.redis import create_redis
@@ -84,3 +85,61 @@ def test_the_ledger_leaves_a_task_waiting_in_its_queue(env: dict[str, str]) -> N
             for task_id in (running, lost, waiting):
                 ledger.settle(task_id)
             broker.delete(queue)
+
+
+def test_a_task_its_worker_took_and_lost_comes_back_only_through_the_ledger(
+    env: dict[str, str],
+) -> None:
+    """The failure the ledger covers, and neither late acknowledgement nor the
+    outbox does: kombu takes a message off its queue (BRPOP) and only then
+    records it as unacknowledged. A worker killed between the two leaves the
+    message nowhere; kombu's own restore (of unacknowledged messages) cannot
+    bring it back. Here the test is that worker: it pops the message and dies."""
+    app = producer(env)
+    queue = f"ledger-lost-{uuid.uuid4().hex[:8]}"  # no worker consumes it
+    broker = redis.Redis.from_url(env["SANDBOX_BROKER_URL"])
+    task_id = publish(app, Tasks.RECORD_EVENTS, kwargs={"events": []}, queue=queue)
+    try:
+        popped = broker.brpop([queue], timeout=10)
+        assert popped is not None
+        assert orjson.loads(popped[1])["headers"]["id"] == task_id
+        with app.connection_for_write() as connection:
+            connection.default_channel.qos.restore_visible(num=1000)  # kombu's restore sweep
+        assert broker.llen(queue) == 0, "kombu restored it: the ledger would not be needed"
+        assert redeliver(app, older_than=0) >= 1
+        in_queue = [orjson.loads(raw)["headers"]["id"] for raw in broker.lrange(queue, 0, -1)]
+        assert in_queue == [task_id]
+    finally:
+        ledger_for(app).settle(task_id)
+        broker.delete(queue)
+
+
+def test_a_retry_waiting_for_its_countdown_is_not_sent_again(env: dict[str, str]) -> None:
+    """A retried task goes back with a countdown; a worker holds it,
+    unacknowledged, until it is due. Its ledger entry counts from the retry,
+    so the sweep does not send a second copy of a task that is only waiting
+    (before, a task retried for longer than the re-send delay was)."""
+    from celery import signals
+    from celery.app.task import Context
+
+    app = producer(env)
+    connect_signals()
+
+    @app.task(name="test.tasks.retried")
+    def retried() -> None: ...
+
+    ledger = ledger_for(app)
+    entry = {"name": retried.name, "kwargs": {}, "queue": "nowhere", "headers": {}}
+    waiting, silent = f"test-{uuid.uuid4()}", f"test-{uuid.uuid4()}"
+    ledger.record(waiting, entry)
+    ledger.record(silent, entry)
+    try:
+        time.sleep(1.2)
+        signals.task_retry.send(sender=retried, request=Context(id=waiting, task=retried.name),
+                                reason="countdown")  # fmt: skip
+        due = dict(ledger.due(older_than=1))
+        assert silent in due  # no news for over a second: re-sent
+        assert waiting not in due, "the retry waiting for its countdown was re-sent"
+    finally:
+        ledger.settle(waiting)
+        ledger.settle(silent)

@@ -185,10 +185,18 @@ _on_success = _state_counter("succeeded")
 _on_failure = _state_counter("failed")
 
 
-def _on_retry(request: Any = None, reason: Any = None, **_: Any) -> None:
+def _on_retry(
+    sender: Task | None = None, request: Any = None, reason: Any = None, **_: Any
+) -> None:
     name = getattr(request, "task", None) or "unknown"
     metrics.CELERY_TASKS.labels(name, "retried").inc()
     _log.warning("task retry", reason=str(reason))
+    task_id = getattr(request, "id", None)
+    if sender is not None and task_id:
+        try:
+            ledger_for(sender.app).touch(task_id)  # its countdown is not a loss
+        except Exception as exc:  # at worst the retry is sent once more
+            _log.warning("ledger touch failed", error=type(exc).__name__)
 
 
 def connect_signals() -> None:

@@ -6,8 +6,10 @@ message for good. So every task we publish is also written to a ledger in the
 broker's Redis before it is sent, and removed when the task has finished
 (succeeded, or failed for good). Beat re-sends what stays in the ledger longer
 than ``SANDBOX_REDELIVER_AFTER_SECONDS`` unless it still waits in its queue
-(no worker running, say): that one is not lost. A task delivered and not yet
-acknowledged is re-sent: the ledger cannot tell one still running from one
+(no worker running, say): that one is not lost. A task retried with a countdown
+counts its age from the retry, so one merely waiting for its countdown is not
+re-sent (countdowns are far shorter than the re-send delay). A task delivered
+and not yet acknowledged is re-sent: the ledger cannot tell one still running from one
 whose worker died while holding kombu's restore lock, which keeps kombu from
 restoring anything for minutes. Tasks are idempotent, so a task sent twice
 does its work once.
@@ -41,6 +43,11 @@ class TaskLedger:
             pipe.hset(DATA, task_id, orjson.dumps(entry))
             pipe.zadd(INDEX, {task_id: time.time()}, nx=True)
             pipe.execute()
+
+    def touch(self, task_id: str) -> None:
+        """Count the entry's age from now: its task was sent again (a retry
+        with a countdown, which a worker holds unacknowledged until it is due)."""
+        self._redis.zadd(INDEX, {task_id: time.time()}, xx=True)
 
     def settle(self, task_id: str) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
