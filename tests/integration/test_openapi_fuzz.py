@@ -22,22 +22,19 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pymongo
 import pytest
-import redis
 
 from sandbox_common.topology import SERVICES
 from tests.utils.api import admin_account, eventually
-from tests.utils.databases import temporary_database
+from tests.utils.databases import own_datastores
 from tests.utils.stack import ROOT, free_port, stack_module
 
 pytestmark = pytest.mark.integration
 
 SEED = int(os.environ.get("SANDBOX_FUZZ_SEED", "20261130"))
 EXAMPLES = int(os.environ.get("SANDBOX_FUZZ_EXAMPLES", "100"))
-# The stack itself uses Redis databases 0 (cache, throttle) and 1 (broker).
-CACHE_DB, BROKER_DB = 2, 3
-MONGO_DATABASE = "activity_fuzz"
+# Cache and broker: the stack itself uses Redis databases 0 (cache, throttle) and 1 (broker).
+REDIS_DBS = (2, 3)
 BIN = Path(sys.executable).parent
 
 
@@ -47,25 +44,14 @@ def fuzzed(
 ) -> Iterator[dict[str, str]]:
     """The three services, started for the fuzzer; their base URLs by name."""
     logs = tmp_path_factory.mktemp("fuzzed")
-    redis_base = env["SANDBOX_REDIS_URL"].rsplit("/", 1)[0]
-    redis_urls = [f"{redis_base}/{CACHE_DB}", f"{redis_base}/{BROKER_DB}"]
     ports = {name: free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     with ExitStack() as stack:
         common = {
             **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
-            **env,
-            "SANDBOX_USER_DATABASE_URL": stack.enter_context(
-                temporary_database(env, "user", "users_fuzz")),
-            "SANDBOX_CATALOG_DATABASE_URL": stack.enter_context(
-                temporary_database(env, "catalog", "catalog_fuzz")),
-            "SANDBOX_MONGO_DATABASE": MONGO_DATABASE,
-            "SANDBOX_REDIS_URL": redis_urls[0],
-            "SANDBOX_BROKER_URL": redis_urls[1],
+            **stack.enter_context(own_datastores(env, "fuzz", redis_dbs=REDIS_DBS)),
             **{f"SANDBOX_{name.upper()}_URL": url for name, url in urls.items()},
-        }  # fmt: skip
-        stack.callback(_forget, env["SANDBOX_MONGO_URL"], redis_urls)
-        _forget(env["SANDBOX_MONGO_URL"], redis_urls)
+        }
         for name in SERVICES:
             out = stack.enter_context((logs / f"{name}.log").open("ab"))
             process = subprocess.Popen(
@@ -78,14 +64,6 @@ def fuzzed(
             eventually(lambda url=url: stack_module().http_ok(f"{url}/readyz"), timeout=90,
                        what=f"the fuzzed {name} service ready (logs: {logs})")  # fmt: skip
         yield urls
-
-
-def _forget(mongo_url: str, redis_urls: list[str]) -> None:
-    with pymongo.MongoClient(mongo_url) as client:
-        client.drop_database(MONGO_DATABASE)
-    for url in redis_urls:
-        with redis.Redis.from_url(url) as client:
-            client.flushdb()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -19,8 +19,6 @@ from typing import Any
 
 import anyio.from_thread
 import httpx
-import pymongo
-import redis
 from fastapi import FastAPI
 
 from activity_service.catalog_client import CatalogNames
@@ -28,20 +26,16 @@ from activity_service.config import ActivitySettings
 from activity_service.main import create_app as create_activity
 from catalog_service.config import CatalogSettings
 from catalog_service.main import create_app as create_catalog
-from sandbox_common.auth import JwksKeySource, TokenVerifier
+from sandbox_common.auth import jwks_verifier
 from sandbox_common.topology import SERVICES
-from tests.utils.databases import temporary_database
+from tests.utils.databases import own_datastores
 from user_service.config import UserSettings
 from user_service.main import create_app as create_user
 
-# The stack uses Redis databases 0 and 1, the fuzzer 2 and 3.
-CACHE_DB, BROKER_DB = 4, 5
-MONGO_DATABASE = "activity_inprocess"
+# Cache and broker: the stack uses Redis databases 0 and 1, the fuzzer 2 and 3.
+REDIS_DBS = (4, 5)
 # Where each app answers inside this process (the host names nothing real).
 BASE_URLS = {service: f"http://{service}.inprocess" for service in SERVICES}
-# The settings whose values are the apps' own, not the stack's.
-OWN = ("user_database_url", "catalog_database_url", "mongo_database", "redis_url", "broker_url",
-       "user_url", "catalog_url", "activity_url")  # fmt: skip
 # The address the apps see as the client's.
 CLIENT = ("127.0.0.1", 40000)
 
@@ -84,33 +78,14 @@ class InProcessApps:
                             **kwargs)  # fmt: skip
 
 
-def _forget(mongo_url: str, redis_urls: list[str]) -> None:
-    with pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=5000) as mongo:
-        mongo.drop_database(MONGO_DATABASE)
-    for url in redis_urls:
-        redis.Redis.from_url(url).flushdb()
-
-
 @contextmanager
 def in_process_apps(env: dict[str, str]) -> Iterator[InProcessApps]:
     """The three apps, started, on databases created for this session and
     dropped afterwards."""
-    redis_base = env["SANDBOX_REDIS_URL"].rsplit("/", 1)[0]
-    redis_urls = [f"{redis_base}/{CACHE_DB}", f"{redis_base}/{BROKER_DB}"]
     with ExitStack() as stack:
-        values = {
-            **_settings_values(env),
-            "user_database_url": stack.enter_context(
-                temporary_database(env, "user", "users_inprocess")),
-            "catalog_database_url": stack.enter_context(
-                temporary_database(env, "catalog", "catalog_inprocess")),
-            "mongo_database": MONGO_DATABASE,
-            "redis_url": redis_urls[0],
-            "broker_url": redis_urls[1],
-            **{f"{name}_url": url for name, url in BASE_URLS.items()},
-        }  # fmt: skip
-        _forget(env["SANDBOX_MONGO_URL"], redis_urls)
-        stack.callback(_forget, env["SANDBOX_MONGO_URL"], redis_urls)
+        own = stack.enter_context(own_datastores(env, "inprocess", redis_dbs=REDIS_DBS))
+        own |= {f"SANDBOX_{name.upper()}_URL": url for name, url in BASE_URLS.items()}
+        values = _settings_values(own)
         activity = ActivitySettings(**values)
         apps = {
             "user": create_user(UserSettings(**values)),
@@ -120,8 +95,7 @@ def in_process_apps(env: dict[str, str]) -> Iterator[InProcessApps]:
         portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
         for app in apps.values():
             stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
-        own = {f"SANDBOX_{key.upper()}": str(values[key]) for key in OWN}
-        wired = InProcessApps(apps, portal, {**env, **own})
+        wired = InProcessApps(apps, portal, own)
         _wire(wired, activity, stack)
         yield wired
 
@@ -136,11 +110,11 @@ def _wire(wired: InProcessApps, settings: ActivitySettings, stack: ExitStack) ->
         stack.callback(wired.portal.call, client.aclose)
         return client
 
-    jwks = JwksKeySource(f"{BASE_URLS['user']}/.well-known/jwks.json", client=async_client("user"))
+    verifier = jwks_verifier(
+        settings, client=async_client("user")
+    )  # settings.user_url is the app's
     for service in ("catalog", "activity"):
-        wired.apps[service].state.token_verifier = TokenVerifier(
-            jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        )
+        wired.apps[service].state.token_verifier = verifier
     wired.apps["activity"].state.catalog_names = CatalogNames(
         async_client("catalog"), base_url=BASE_URLS["catalog"],
         timeout=settings.catalog_timeout_seconds,

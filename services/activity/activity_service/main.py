@@ -14,7 +14,7 @@ from activity_service.catalog_client import CatalogNames
 from activity_service.config import ActivitySettings
 from activity_service.router import router
 from sandbox_common.app import create_app as create_service_app
-from sandbox_common.auth import JwksKeySource, TokenVerifier
+from sandbox_common.auth import jwks_verifier
 from sandbox_common.batching import EventPublisher
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.health import ReadinessCheck
@@ -60,11 +60,7 @@ def create_app(settings: ActivitySettings | None = None) -> FastAPI:
         app.state.catalog_names = CatalogNames(
             http, base_url=settings.catalog_url, timeout=settings.catalog_timeout_seconds
         )
-        app.state.token_verifier = TokenVerifier(
-            JwksKeySource(settings.jwks_url, client=http),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
+        app.state.token_verifier = jwks_verifier(settings, client=http)
         app.state.event_publisher.start()
         try:
             async with in_background(lambda: _ensure_indexes(app, settings), what="index creation"):

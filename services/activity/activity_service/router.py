@@ -11,26 +11,16 @@ from pymongo.asynchronous.collection import AsyncCollection
 from activity_service import service
 from activity_service.catalog_client import CatalogNames
 from activity_service.schemas import EventAccepted, EventCreate, EventPage, ProductStats, Trending
+from sandbox_common.app import from_state
 from sandbox_common.auth import AdminPrincipal, CurrentPrincipal
-from sandbox_common.batching import EventPublisher
+from sandbox_common.batching import EventPublisherDep
 from sandbox_common.errors import error_responses
 from sandbox_common.pagination import Cursor
 
 router = APIRouter(prefix="/api/v1/activity", tags=["activity"])
 
 
-async def _events(request: Request) -> AsyncCollection[dict[str, Any]]:
-    events: AsyncCollection[dict[str, Any]] = request.app.state.events
-    return events
-
-
-async def _event_publisher(request: Request) -> EventPublisher:
-    publisher: EventPublisher = request.app.state.event_publisher
-    return publisher
-
-
-EventsDep = Annotated[AsyncCollection[dict[str, Any]], Depends(_events)]
-PublisherDep = Annotated[EventPublisher, Depends(_event_publisher)]
+EventsDep = Annotated[AsyncCollection[dict[str, Any]], Depends(from_state("events"))]
 Limit = Annotated[int, Query(ge=1, le=100)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
@@ -42,7 +32,7 @@ IdempotencyKey = Annotated[
 async def record_event(
     body: EventCreate,
     principal: CurrentPrincipal,
-    publisher: PublisherDep,
+    publisher: EventPublisherDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventAccepted:
     return await service.accept_event(

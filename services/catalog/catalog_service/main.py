@@ -11,7 +11,7 @@ from catalog_service.cache import ProductCache
 from catalog_service.config import CatalogSettings
 from catalog_service.router import categories, products
 from sandbox_common.app import create_app as create_service_app
-from sandbox_common.auth import JwksKeySource, TokenVerifier
+from sandbox_common.auth import jwks_verifier
 from sandbox_common.batching import EventPublisher
 from sandbox_common.celery import connect_signals, create_celery
 from sandbox_common.db import create_async_db, ping, session_factory
@@ -36,11 +36,7 @@ def create_app(settings: CatalogSettings | None = None, *, observe: bool = True)
         app.state.cache = ProductCache(redis, ttl_seconds=settings.product_cache_ttl_seconds)
         app.state.celery = celery
         app.state.event_publisher = EventPublisher(celery)
-        app.state.token_verifier = TokenVerifier(
-            JwksKeySource(settings.jwks_url, client=http),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
+        app.state.token_verifier = jwks_verifier(settings, client=http)
         app.state.event_publisher.start()
         try:
             yield

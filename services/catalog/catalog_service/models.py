@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Computed,
     DateTime,
@@ -22,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from sandbox_common.db import metadata, utcnow
+from sandbox_common.outbox import OutboxRow
 
 # The text that search matches: name and description, English stemming.
 SEARCH_CONFIG = "english"
@@ -79,20 +79,7 @@ class Product(Base):
     )
 
 
-class OutboxEvent(Base):
+class OutboxEvent(OutboxRow, Base):
     """Events of product writes, committed with the write; the relay publishes them."""
 
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     event: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
-    )
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    __table_args__ = (
-        Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),
-        # The relay forgets rows sent long ago after every run.
-        Index("ix_outbox_sent", "sent_at", postgresql_where="sent_at IS NOT NULL"),
-    )

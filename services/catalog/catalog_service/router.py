@@ -11,7 +11,6 @@ from catalog_service import service
 from catalog_service.dependencies import (
     CacheDep,
     CeleryDep,
-    EventPublisherDep,
     SessionDep,
     SessionsDep,
 )
@@ -30,7 +29,7 @@ from catalog_service.schemas import (
     Sort,
 )
 from sandbox_common.auth import AdminPrincipal, CurrentPrincipal, OptionalPrincipal
-from sandbox_common.batching import PublishFailed
+from sandbox_common.batching import EventPublisherDep, PublishFailed
 from sandbox_common.errors import ServiceError, error_responses
 from sandbox_common.pagination import Cursor
 from sandbox_common.schemas import Text200

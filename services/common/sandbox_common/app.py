@@ -4,10 +4,11 @@ lifespan and its readiness checks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 
 from sandbox_common import __version__
@@ -19,6 +20,19 @@ from sandbox_common.middleware import RequestMiddleware
 from sandbox_common.settings import CommonSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def from_state(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    """A dependency giving ``app.state.<name>``, made by the app's lifespan.
+
+    ``async``: FastAPI runs a plain ``def`` dependency in a thread pool, which
+    on the cached read path cost more than the Redis read itself."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"state_{name}"
+    return dependency
 
 
 @asynccontextmanager

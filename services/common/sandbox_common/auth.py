@@ -24,6 +24,7 @@ from sandbox_common import metrics
 from sandbox_common.errors import Forbidden, Unauthorized
 from sandbox_common.http import get_json
 from sandbox_common.logging import get_logger
+from sandbox_common.settings import CommonSettings
 
 ALGORITHMS = ("EdDSA",)
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
@@ -159,6 +160,12 @@ class TokenVerifier:
         if role not in ("user", "admin") or not isinstance(claims["sub"], str):
             raise Unauthorized("Invalid token")
         return Principal(user_id=claims["sub"], role=role, token_id=str(claims["jti"]))
+
+
+def jwks_verifier(settings: CommonSettings, *, client: httpx.AsyncClient) -> TokenVerifier:
+    """How a service that signs no tokens verifies them: with the user service's JWKS."""
+    return TokenVerifier(JwksKeySource(settings.jwks_url, client=client),
+                         issuer=settings.jwt_issuer, audience=settings.jwt_audience)  # fmt: skip
 
 
 # The token URL is the user service's; catalog and activity list it for /docs.

@@ -11,10 +11,13 @@ milliseconds.
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from anyio import to_thread
 from celery import Celery
+from fastapi import Depends
 
+from sandbox_common.app import from_state
 from sandbox_common.celery import publish
 from sandbox_common.contract import ActivityEvent, EventSource, Tasks, record_events_kwargs
 from sandbox_common.logging import get_logger
@@ -118,6 +121,10 @@ class EventPublisher:
                 batch.append(item)
         if batch:
             await self._send(batch)
+
+
+# The request handlers' publisher, made by the app's lifespan.
+EventPublisherDep = Annotated[EventPublisher, Depends(from_state("event_publisher"))]
 
 
 class PublishFailed(Exception):

@@ -4,8 +4,8 @@ same transaction as the change, and a relay task publishes the unsent rows
 and marks them sent. A broker outage at the moment of the change loses
 nothing; it only delays.
 
-Each service has its own table (its own database) with at least ``id``,
-``created_at`` and ``sent_at``; the relay is the same for all of them."""
+Each service has its own table (its own database): an :class:`OutboxRow`
+with the columns of what it sends; the relay is the same for all of them."""
 
 from __future__ import annotations
 
@@ -15,13 +15,47 @@ from typing import Any
 
 from anyio import to_thread
 from celery import Celery
-from sqlalchemy import Delete, Engine, Row, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Delete,
+    Engine,
+    Index,
+    Row,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from sandbox_common import metrics
 from sandbox_common.celery import publish
+from sandbox_common.db import utcnow
 from sandbox_common.logging import get_logger
 
 _log = get_logger(__name__)
+
+
+class OutboxRow:
+    """The columns and indexes every outbox table has (a declarative mixin)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Index, ...]:
+        return (
+            Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),
+            # The relay forgets rows sent long ago after every run.
+            Index("ix_outbox_sent", "sent_at", postgresql_where="sent_at IS NOT NULL"),
+        )
+
 
 BATCH_SIZE = 100
 MAX_BATCHES_PER_RUN = 50

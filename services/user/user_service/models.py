@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sandbox_common.db import metadata, utcnow
+from sandbox_common.outbox import OutboxRow
 
 
 class Base(DeclarativeBase):
@@ -67,23 +68,10 @@ class Notification(Base):
     __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_notifications_user_kind"),)
 
 
-class OutboxTask(Base):
+class OutboxTask(OutboxRow, Base):
     """Tasks a change causes (the welcome, the `user.registered` event, the
     erasure), committed with the change; the relay publishes them."""
 
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(String(100))
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
-    )
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    __table_args__ = (
-        Index("ix_outbox_unsent", "id", postgresql_where="sent_at IS NULL"),
-        # The relay forgets rows sent long ago after every run.
-        Index("ix_outbox_sent", "sent_at", postgresql_where="sent_at IS NOT NULL"),
-    )
