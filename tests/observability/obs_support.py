@@ -325,4 +325,8 @@ def measurements(expr: str) -> list[str]:
     absent = re.fullmatch(r"absent(?:_over_time)?\s*\((.*)\)", expr, re.DOTALL)
     if absent:
         return measurements(re.sub(r"\[[^\]]*\]\s*$", "", absent.group(1)))
+    # label_replace(v, "dst", "replacement", "src", "regex") only relabels v.
+    relabelled = re.fullmatch(r"label_replace\s*\((.*),(\s*\"[^\"]*\"\s*,?){4}\s*\)", expr, re.DOTALL)
+    if relabelled:
+        return measurements(relabelled.group(1))
     return [expr]

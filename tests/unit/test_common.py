@@ -118,6 +118,7 @@ def test_probes_and_scrapes_are_neither_logged_nor_counted(
                          "error": lambda _, *a, **k: logged.append(k["url.path"])})(),
     )  # fmt: skip
     before = {route: _requests_counted(route) for route in ("/healthz", "/readyz", "/metrics")}
+    items_before = _requests_counted("/items/{item_id}")
     client = TestClient(app)
     for path in ("/healthz", "/readyz", "/metrics"):
         answer = client.get(path, headers={"X-Request-ID": "probe-12345678"})
@@ -126,7 +127,7 @@ def test_probes_and_scrapes_are_neither_logged_nor_counted(
     assert client.get("/items/7").status_code == 200
     assert logged == ["/items/7"]
     assert {route: _requests_counted(route) for route in before} == before
-    assert _requests_counted("/items/{item_id}") >= 1
+    assert _requests_counted("/items/{item_id}") == items_before + 1
 
 
 def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(
@@ -231,3 +232,24 @@ def test_an_error_after_the_response_started_reaches_the_server() -> None:
     with pytest.raises(RuntimeError, match="the stream broke"):
         asyncio.run(RequestMiddleware(app, observe=False)(scope, receive, send))  # type: ignore[arg-type]
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+def test_every_route_exports_its_5xx_counter_from_the_start() -> None:
+    """A counter series first exported at 1 never shows in rate(): the first
+    5xx of a route would reach no ratio, dashboard or alert (found by the
+    broker-down scenario: its 503s left the 5xx ratio at 0)."""
+    from prometheus_client import generate_latest
+
+    router = APIRouter(prefix="/api/v1/zero")
+
+    @router.post("/things")
+    async def things() -> dict[str, str]:
+        return {}
+
+    metrics.initialize_request_series(router)
+    text = generate_latest().decode()
+    for cls in ("2xx", "4xx", "5xx"):
+        assert (
+            f'sandbox_http_requests_total{{method="POST",route="/api/v1/zero/things",'
+            f'status_class="{cls}"}} 0.0' in text
+        )

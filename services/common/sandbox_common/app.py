@@ -15,7 +15,7 @@ from sandbox_common import __version__
 from sandbox_common.errors import install_error_handlers
 from sandbox_common.health import ReadinessCheck, health_router
 from sandbox_common.logging import configure_logging
-from sandbox_common.metrics import set_build_info
+from sandbox_common.metrics import initialize_request_series, set_build_info
 from sandbox_common.middleware import RequestMiddleware
 from sandbox_common.settings import CommonSettings
 
@@ -73,4 +73,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestMiddleware, observe=observe)
+    if observe:
+        for router in routers:
+            initialize_request_series(router)
     return app

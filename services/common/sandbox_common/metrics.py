@@ -11,6 +11,7 @@ import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -127,6 +128,22 @@ CELERY_BEAT_LAST_TICK = Gauge(
 
 def status_class(status: int) -> str:
     return f"{status // 100}xx"
+
+
+# The classes every route's counter starts with at 0.
+STARTING_CLASSES = ("2xx", "4xx", "5xx")
+
+
+def initialize_request_series(router: Any) -> None:
+    """Every route's request counter at 0 for each class, from the start.
+
+    A series first exported at 1 is invisible to ``rate()``/``increase()``
+    (there is no earlier sample to grow from): the first 5xx of a route would
+    never reach an error ratio, a dashboard or an alert."""
+    for route in router.routes:
+        for method in getattr(route, "methods", None) or ():
+            for cls in STARTING_CLASSES:
+                HTTP_REQUESTS.labels(route.path, method, cls)
 
 
 # Metrics without labels have a sample in every process that imports this
