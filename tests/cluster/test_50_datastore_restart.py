@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -47,6 +48,8 @@ def test_killing_the_mongo_pod_loses_no_accepted_event(
     try:
         eventually(lambda: len(accepted) >= 20, timeout=30, what="events accepted before the kill")
         (mongo,) = cluster.pods("mongo")
+        claim = data_claim(mongo)
+        volume = cluster.get("pvc", claim)["spec"]["volumeName"]
         cluster.ns("delete", "pod", mongo["metadata"]["name"], "--grace-period=0", "--force",
                    "--wait=false")  # fmt: skip
         time.sleep(5)
@@ -91,5 +94,16 @@ def test_killing_the_mongo_pod_loses_no_accepted_event(
                 break
         time.sleep(3)
     assert not missing, f"{len(missing)} of {len(accepted)} accepted events were lost"
-    # The pod came back on the same volume: the events from before the kill are there too.
-    assert cluster.pods("mongo")[0]["metadata"]["name"] == mongo["metadata"]["name"]
+    # A new pod (a StatefulSet's keeps its name, not its uid) on the same claim
+    # and volume: the events from before the kill were on that volume.
+    (restarted,) = cluster.pods("mongo")
+    assert restarted["metadata"]["uid"] != mongo["metadata"]["uid"], "the pod was not replaced"
+    assert data_claim(restarted) == claim
+    assert cluster.get("pvc", claim)["spec"]["volumeName"] == volume
+
+
+def data_claim(pod: dict[str, Any]) -> str:
+    """The PersistentVolumeClaim behind a datastore pod's `data` volume."""
+    (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "data"]
+    claim: str = volume["persistentVolumeClaim"]["claimName"]
+    return claim

@@ -15,23 +15,47 @@ PLATFORM = ROOT / "deploy" / "platform"
 MK = (ROOT / "deploy" / "deploy.mk").read_text()
 
 
-def test_chart_versions_are_pinned() -> None:
-    for var in (
-        "KPS_VERSION",
-        "ECK_OPERATOR_VERSION",
-        "ECK_STACK_VERSION",
-        "FLUENT_BIT_VERSION",
-        "ENVOY_GATEWAY_VERSION",
-        "METRICS_SERVER_VERSION",
-        "KIND_VERSION",
-        "HELM_VERSION",
-    ):
+# The chart each pinned version is for, as up.sh's helm_up calls name it.
+CHART_VERSIONS = {
+    "metrics-server": "METRICS_SERVER_VERSION",
+    "oci://docker.io/envoyproxy/gateway-helm": "ENVOY_GATEWAY_VERSION",
+    "eck-operator": "ECK_OPERATOR_VERSION",
+    "eck-stack": "ECK_STACK_VERSION",
+    "kube-prometheus-stack": "KPS_VERSION",
+    "fluent-bit": "FLUENT_BIT_VERSION",
+}
+UP = ROOT / "deploy" / "scripts" / "up.sh"
+
+
+def test_chart_versions_are_pinned(tmp_path: Path) -> None:
+    for var in (*CHART_VERSIONS.values(), "KIND_VERSION", "HELM_VERSION"):
         match = re.search(rf"^{var} \?= (\S+)$", MK, re.M)
         assert match, var
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", match.group(1)), var
-    up = (ROOT / "deploy/scripts/up.sh").read_text()
-    assert up.count("--version") >= 1
-    assert "helm_up" in up
+    # make hands each chart's version to up.sh, and every helm_up call there
+    # installs its chart at that version.
+    for var in CHART_VERSIONS.values():
+        assert f"{var}=$({var})" in MK, var
+    calls = re.findall(r"^\s*helm_up \S+ \S+ (\S+) (\S+) ", UP.read_text(), re.M)
+    assert sorted(calls) == sorted((chart, f'"${var}"') for chart, var in CHART_VERSIONS.items())
+    # helm_up passes the version to helm (a stand-in that records its arguments).
+    helm = tmp_path / "helm"
+    helm.write_text(
+        '#!/usr/bin/env bash\n[[ "$1" == template ]] || printf "%s\\n" "$@" > "$ARGS"\n'
+    )
+    helm.chmod(0o755)
+    args = tmp_path / "args"
+    result = subprocess.run(
+        ["bash", "-c", f'source "{UP}"; helm_up kps monitoring kube-prometheus-stack 1.2.3 '
+                       "https://charts.example values.yaml"],
+        env={"PATH": "/usr/bin:/bin", "HELM": str(helm), "ARGS": str(args), "CLUSTER": "kind"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    sent = args.read_text().splitlines()
+    assert sent[:2] == ["upgrade", "--install"]
+    assert "--version" in sent, sent
+    assert sent[sent.index("--version") + 1] == "1.2.3"
 
 
 def test_kind_config_maps_the_gateway_to_localhost() -> None:

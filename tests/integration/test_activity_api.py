@@ -4,10 +4,12 @@ the running activity service, the worker and the MongoDB-protocol server."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from tests.utils.api import Account, assert_error, eventually, new_account
 from tests.utils.catalog import create_product
@@ -33,6 +35,19 @@ def wait_for_feed(activity: httpx.Client, account: Account, count: int) -> list[
         return items if len(items) >= count else None
 
     return eventually(check, what=f"{count} events in the feed")
+
+
+def assert_trending(body: dict[str, Any], window: str, *, limit: int) -> None:
+    """The trending envelope: its window, at most `limit` items, best first."""
+    assert set(body) == {"window", "items", "degraded"}
+    assert body["window"] == window
+    assert isinstance(body["degraded"], bool)
+    assert isinstance(body["items"], list)
+    assert len(body["items"]) <= limit
+    for item in body["items"]:
+        assert set(item) == {"product_id", "name", "score"}
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
 
 
 class TestRecordEvent:
@@ -112,11 +127,30 @@ class TestRecordEvent:
             {"type": "product.viewed", "object_id": "x", "user_id": str(uuid.uuid4())},
         ],
     )  # fmt: skip
+    @pytest.mark.cross_process  # the worker stores the events
     def test_bad_events_are_422_and_nothing_is_stored(
-        self, activity_api: httpx.Client, account: Account, body: dict[str, Any]
-    ) -> None:
-        response = activity_api.post("/api/v1/activity/events", headers=account.headers, json=body)
+        self, activity_api: httpx.Client, account: Account, service_env: dict[str, str],
+        body: dict[str, Any],
+    ) -> None:  # fmt: skip
+        bad = f"bad-{uuid.uuid4().hex}"
+        sent = {**body, "object_id": bad} if body.get("object_id") == "x" else body
+        response = activity_api.post("/api/v1/activity/events", headers=account.headers, json=sent)
         assert_error(response, 422)
+        # A good event after it: once that one is stored, the bad one would be too.
+        marker = post_event(activity_api, account)
+        assert marker.status_code == 202, marker.text
+        marker_id = marker.json()["event_id"]
+        items = eventually(lambda: (i := feed(activity_api, account, limit=100)["items"]) and any(
+            e["event_id"] == marker_id for e in i) and i, what="marker event")  # fmt: skip
+        others = [e for e in items if e["event_id"] != marker_id]
+        assert all(e["type"] == "user.registered" and e["object_id"] == account.id
+                   for e in others), others  # fmt: skip
+        # Nor under anyone else (a body may name another user).
+        mongo: MongoClient[dict[str, Any]] = MongoClient(service_env["SANDBOX_MONGO_URL"],
+                                                         serverSelectionTimeoutMS=5000)  # fmt: skip
+        with mongo:
+            events = mongo[service_env.get("SANDBOX_MONGO_DATABASE", "activity")]["events"]
+            assert events.count_documents({"object_id": bad}) == 0
 
     def test_nested_metadata_gets_one_clear_error(
         self, activity_api: httpx.Client, account: Account
@@ -243,17 +277,38 @@ class TestStatsAndTrending:
 
     @pytest.mark.parametrize("window", ["1h", "24h", "7d"])
     def test_trending_shape(self, activity_api: httpx.Client, window: str) -> None:
+        """The envelope, whatever is trending (in-process, where no worker
+        stores events, nothing is)."""
         response = activity_api.get("/api/v1/activity/trending",
                                     params={"window": window, "limit": 5})  # fmt: skip
         assert response.status_code == 200
-        body = response.json()
-        assert body["window"] == window
-        assert isinstance(body["degraded"], bool)
-        assert len(body["items"]) <= 5
-        for item in body["items"]:
-            assert set(item) == {"product_id", "name", "score"}
-        scores = [i["score"] for i in body["items"]]
-        assert scores == sorted(scores, reverse=True)
+        assert_trending(response.json(), window, limit=5)
+
+    @pytest.mark.cross_process  # the worker stores the view, beat ranks it
+    def test_trending_lists_viewed_products(
+        self, activity_api: httpx.Client, catalog_api: httpx.Client, admin: Account,
+        account: Account,
+    ) -> None:  # fmt: skip
+        product_id = create_product(catalog_api, admin)["id"]
+        assert post_event(activity_api, account, object_id=product_id).status_code == 202
+        path = f"/api/v1/activity/products/{product_id}/stats"
+        eventually(lambda: activity_api.get(path).json()["views"] == 1, what="the view stored")
+
+        def listing(window: str) -> dict[str, Any] | None:
+            response = activity_api.get("/api/v1/activity/trending",
+                                        params={"window": window, "limit": 5})  # fmt: skip
+            body: dict[str, Any] = response.json()
+            return body if body["items"] else None
+
+        for window in ("1h", "24h", "7d"):
+            # Within a window now: at least one product, once beat has ranked it.
+            body = eventually(partial(listing, window), timeout=90, interval=2,
+                              what=f"a product trending in {window}")  # fmt: skip
+            assert_trending(body, window, limit=5)
+            for item in body["items"]:
+                assert uuid.UUID(item["product_id"])
+                assert item["name"] is None or isinstance(item["name"], str)
+                assert item["score"] > 0
 
     @pytest.mark.parametrize("params", [{"window": "2h"}, {"limit": 0}, {"limit": 51}])
     def test_bad_trending_parameters_are_422(

@@ -6,10 +6,14 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+import redis
+from pymongo import MongoClient
 
+from sandbox_common import ledger
 from tests.utils.api import Account, assert_error, eventually
 from tests.utils.catalog import create_product, ensure_category
 
@@ -219,7 +223,7 @@ class TestProductList:
         for n, price in enumerate(["5.00", "15.00", "25.00", "35.00", "45.00", "55.00", "65.00"]):
             create_product(catalog_api, admin, category=slug, price=price,
                            name=f"Zebra lamp number {n}",
-                           description="a lamp shaped like a zebra")  # fmt: skip
+                           description="a lamp shaped like a zebra, with stripes")  # fmt: skip
         return slug
 
     def test_filters(self, catalog_api: httpx.Client, category: str) -> None:
@@ -269,21 +273,41 @@ class TestProductList:
     def test_search_matches_name_and_description(
         self, catalog_api: httpx.Client, category: str
     ) -> None:
-        by_name = catalog_api.get("/api/v1/products", params={"q": "zebra lamps",
-                                                              "category": category}).json()  # fmt: skip
-        assert len(by_name["items"]) == 7
+        both = catalog_api.get("/api/v1/products", params={"q": "zebra lamps",
+                                                           "category": category}).json()  # fmt: skip
+        assert len(both["items"]) == 7
+        # "number" is in the names only, "stripes" in the descriptions only.
+        for word, field, other in (("number", "name", "description"),
+                                   ("stripes", "description", "name")):  # fmt: skip
+            page = catalog_api.get("/api/v1/products", params={"q": word, "category": category})
+            items = page.json()["items"]
+            assert len(items) == 7, word
+            assert all(word in p[field] and word not in p[other] for p in items), items
         none = catalog_api.get("/api/v1/products", params={"q": "giraffe", "category": category})
         assert none.json()["items"] == []
 
+    # Each payload with the same words as a plain search (websearch syntax: `or`,
+    # and words joined by punctuation, as '1'='1, are a phrase); None: no words.
     @pytest.mark.parametrize(
-        "q",
-        ["'; DROP TABLE products; --", "lamp' OR '1'='1", "\" OR 1=1 --", "a & b | !c", "()):*",
-         "%", "\\", "zebra <-> lamp"],
+        ("q", "plain"),
+        [("'; DROP TABLE products; --", "DROP TABLE products"),
+         ("lamp' OR '1'='1", 'lamp or "1 1"'), ("\" OR 1=1 --", '"1 1"'), ("a & b | !c", "a b c"),
+         ("zebra <-> lamp", "zebra lamp"), ("()):*", None), ("%", None), ("\\", None)],
     )  # fmt: skip
-    def test_sql_text_in_q_is_only_text(self, catalog_api: httpx.Client, q: str) -> None:
-        response = catalog_api.get("/api/v1/products", params={"q": q})
-        assert response.status_code == 200, response.text
-        assert catalog_api.get("/api/v1/categories").status_code == 200  # still there
+    def test_sql_text_in_q_is_only_text(
+        self, catalog_api: httpx.Client, category: str, q: str, plain: str | None
+    ) -> None:
+        def found(text: str) -> list[str]:
+            response = catalog_api.get("/api/v1/products", params={"q": text, "limit": 100})
+            assert response.status_code == 200, response.text
+            return [p["id"] for p in response.json()["items"]]
+
+        assert found(q) == (found(plain) if plain else [])
+        # The table is still there, rows and all.
+        probe = catalog_api.get("/api/v1/products", params={"limit": 1})
+        assert probe.status_code == 200, probe.text
+        assert probe.json()["items"]
+        assert catalog_api.get("/api/v1/categories").status_code == 200
 
     def test_ids(self, catalog_api: httpx.Client, admin: Account) -> None:
         products = [create_product(catalog_api, admin) for _ in range(3)]
@@ -335,7 +359,7 @@ class TestLikes:
     @pytest.mark.cross_process  # the worker counts the likes
     def test_ten_concurrent_likes(
         self, catalog_api: httpx.Client, activity_api: httpx.Client, admin: Account,
-        user_api: httpx.Client,
+        user_api: httpx.Client, service_env: dict[str, str],
     ) -> None:  # fmt: skip
         from tests.utils.api import new_account
 
@@ -354,6 +378,24 @@ class TestLikes:
         stats = eventually(lambda: (s := activity_api.get(stats_path).json())["likes"] == 10 and s,
                            what="10 likes counted")  # fmt: skip
         assert stats["unique_users"] == 10
+        # Still 10 once every task carrying the product's events has finished
+        # (a repeat stored late would show only then), in the store as well.
+        eventually(lambda: not tasks_in_flight(service_env, product["id"]), timeout=60,
+                   what="every like's task finished")  # fmt: skip
+        mongo: MongoClient[dict[str, Any]] = MongoClient(service_env["SANDBOX_MONGO_URL"],
+                                                         serverSelectionTimeoutMS=5000)  # fmt: skip
+        with mongo:
+            events = mongo[service_env.get("SANDBOX_MONGO_DATABASE", "activity")]["events"]
+            stored = events.count_documents({"object_id": product["id"], "type": "product.liked"})
+        assert stored == 10
+        assert activity_api.get(stats_path).json() == stats
+
+
+def tasks_in_flight(env: dict[str, str], text: str) -> int:
+    """Published tasks not yet finished whose arguments mention `text` (the
+    ledger holds each task until it succeeds or fails for good)."""
+    with redis.Redis.from_url(env["SANDBOX_BROKER_URL"]) as broker:
+        return sum(text.encode() in entry for entry in broker.hvals(ledger.DATA))
 
 
 class TestMethods:

@@ -40,7 +40,12 @@ def test_every_exported_metric_is_documented_with_its_exporters(urls: dict[str, 
     ports = stack_module().ports()
     wrong: dict[str, str] = {}
     for process in PROCESSES:
-        text = httpx.get(f"http://127.0.0.1:{ports[process]}/metrics", timeout=10).text
+        response = httpx.get(f"http://127.0.0.1:{ports[process]}/metrics", timeout=10)
+        assert response.status_code == 200, f"{process}: /metrics answered {response.status_code}"
+        text = response.text
+        if not re.search(rf'^sandbox_build_info\{{[^}}]*component="{process}"[^}}]*\}} 1\.0$',
+                         text, re.M):  # fmt: skip
+            wrong[f"{process}: sandbox_build_info"] = "not exported (for this component, at 1)"
         samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines()
                    if line.startswith("sandbox_")}  # fmt: skip
         for sample in samples:

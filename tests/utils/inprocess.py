@@ -12,6 +12,7 @@ request to a real app. No worker runs: what needs one is a cross-process test.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import anyio.from_thread
 import httpx
+import psycopg
 from fastapi import FastAPI
 
 from activity_service.catalog_client import CatalogNames
@@ -28,7 +30,7 @@ from catalog_service.config import CatalogSettings
 from catalog_service.main import create_app as create_catalog
 from sandbox_common.auth import jwks_verifier
 from sandbox_common.topology import SERVICES
-from tests.utils.databases import own_datastores
+from tests.utils.databases import own_datastores, plain_url
 from user_service.config import UserSettings
 from user_service.main import create_app as create_user
 
@@ -97,7 +99,25 @@ def in_process_apps(env: dict[str, str]) -> Iterator[InProcessApps]:
             stack.enter_context(portal.wrap_async_context_manager(app.router.lifespan_context(app)))
         wired = InProcessApps(apps, portal, own)
         _wire(wired, activity, stack)
+        _await_admin(own)
         yield wired
+
+
+def _await_admin(env: dict[str, str], timeout: float = 30.0) -> None:
+    """The user app creates the first admin in the background as it starts:
+    wait until the account is in its database, as the stack's start does.
+    (Not by logging in: failed logins would throttle the account.)"""
+    email = env.get("SANDBOX_ADMIN_EMAIL")
+    if not email:
+        return
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(plain_url(env["SANDBOX_USER_DATABASE_URL"]), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            found = conn.execute("SELECT 1 FROM users WHERE email = %s", (email.lower(),))
+            if found.fetchone():
+                return
+            time.sleep(0.2)
+    raise RuntimeError(f"the in-process user app made no admin within {timeout:.0f}s")
 
 
 def _wire(wired: InProcessApps, settings: ActivitySettings, stack: ExitStack) -> None:
