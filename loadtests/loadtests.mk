@@ -60,6 +60,21 @@ loadtest-smoke: venv ## 30 s, 10 users against the local stack; fails when the s
 	  --slo-report "$$results/slo.json" $(LOCUST_ARGS) 2>&1 | tee "$$results/locust.log" \
 	  $(loadtest_finish)
 
+##@ Fault scenarios
+
+NAME ?=
+SCENARIO_ARGS ?=
+
+.PHONY: scenarios
+scenarios: venv ## List the fault scenarios, one line each (make scenario NAME=...)
+	@$(PY) loadtests/scenarios/run.py --list
+
+.PHONY: scenario
+scenario: venv ## Break it on purpose: steady load, one fault held and removed, a report of every signal (NAME= from make scenarios; TARGET=local after make local-up, or cluster after make up)
+	@[ -n "$(NAME)" ] || { echo "error: name a scenario: make scenario NAME=<name> (make scenarios lists them)" >&2; exit 2; }
+	KUBECTL="$(KUBECTL)" $(PY) loadtests/scenarios/run.py "$(NAME)" --target "$(TARGET)" \
+	  --namespace "$(NAMESPACE)" --release "$(RELEASE)" --host "$(GATEWAY_URL)" $(SCENARIO_ARGS)
+
 ##@ Benchmarks
 
 BENCH_DURATION ?= 20s

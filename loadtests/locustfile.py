@@ -115,6 +115,14 @@ def _options(parser: Any) -> None:
         include_in_web_ui=False,
     )
     parser.add_argument(
+        "--run-tag",
+        default="",
+        env_var="LOCUST_RUN_TAG",
+        help="Written into the metadata (key `run`) of every event the shoppers post, so the "
+        "events this run had accepted can be counted where they are stored",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
         "--ready-timeout",
         type=float,
         default=30.0,

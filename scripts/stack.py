@@ -620,18 +620,27 @@ def start_exporters(plan: Plan) -> None:
         wait_until(job, lambda port=port: http_ok(f"http://127.0.0.1:{port}/metrics"), 30)
 
 
-def prometheus_config(path: Path = LOCAL / "prometheus.yml") -> Path:
-    """The local Prometheus's configuration (every process of the stack, our
-    rules), written to `path`."""
+RULES = ROOT / "observability" / "prometheus" / "rules"
+PROMETHEUS_INTERVAL = 5  # seconds between scrapes, and between rule evaluations
+
+
+def prometheus_config(
+    path: Path = LOCAL / "prometheus.yml",
+    *,
+    rules: Path = RULES,
+    interval: int = PROMETHEUS_INTERVAL,
+) -> Path:
+    """The local Prometheus's configuration (every process of the stack, the
+    rules in `rules`), written to `path`."""
     jobs = {**SERVICE_PORTS,
             "worker": WORKER_METRICS_PORT, "beat": BEAT_METRICS_PORT, "locust": 9646,
             **{job: port for job, (_, port) in EXPORTERS.items()}}  # fmt: skip
     lines = [
         "global:",
-        "  scrape_interval: 5s",
-        "  evaluation_interval: 5s",
+        f"  scrape_interval: {interval}s",
+        f"  evaluation_interval: {interval}s",
         "rule_files:",
-        f"  - {ROOT / 'observability' / 'prometheus' / 'rules'}/*.yml",
+        f"  - {rules}/*.yml",
         "scrape_configs:",
     ]
     for job, port in jobs.items():

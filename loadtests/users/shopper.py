@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
+from typing import Any
 
 from locust import between, task
 from locust.exception import StopUser
@@ -106,11 +107,11 @@ class Shopper(AuthenticatedUser):
         if product_id is None:
             return
         headers = {**self.auth(), "Idempotency-Key": uuid.uuid4().hex}
-        body = {
-            "type": "product.viewed",
-            "object_id": product_id,
-            "metadata": {"source": "loadtest", "position": random.randint(1, 20)},
-        }
+        metadata: dict[str, Any] = {"source": "loadtest", "position": random.randint(1, 20)}
+        run_tag = getattr(self.environment.parsed_options, "run_tag", "")
+        if run_tag:
+            metadata["run"] = run_tag
+        body = {"type": "product.viewed", "object_id": product_id, "metadata": metadata}
         with self.client.post(
             self.activity_url("/api/v1/activity/events"),
             json=body,

@@ -117,7 +117,9 @@ CELERY_TASK_DURATION = Histogram(
 )
 # sandbox_celery_queue_length is collected from the broker at scrape time (beat).
 CELERY_WORKER_UP = Gauge(
-    "sandbox_celery_worker_up", "1 while the worker consumes.", multiprocess_mode="max"
+    "sandbox_celery_worker_up",
+    "1 while the worker consumes (started, and its broker answers).",
+    multiprocess_mode="max",
 )
 CELERY_BEAT_LAST_TICK = Gauge(
     "sandbox_celery_beat_last_tick_timestamp_seconds",

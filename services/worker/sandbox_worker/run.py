@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -50,6 +51,12 @@ class QueueLengthCollector(Collector):
     def ping(self) -> bool:
         return bool(self._redis.ping())
 
+    def reachable(self) -> bool:
+        try:
+            return self.ping()
+        except redis.RedisError:
+            return False
+
 
 def _settings(component: str) -> WorkerSettings:
     settings = (BeatSettings if component == "beat" else WorkerSettings)()  # type: ignore[call-arg]
@@ -63,16 +70,24 @@ def worker() -> None:
     app = create_worker_app(settings)
     # Queue depth is exported by beat alone (one process), not once per worker replica.
     collector = QueueLengthCollector(settings.broker_url)
-    serve_metrics(settings.metrics_port, host=settings.host, ready=lambda: metrics_ready(collector))
+    # Consuming: started, not stopping, and its broker answers (a worker whose
+    # broker is gone is up but consumes nothing). Read at every scrape, and by /readyz.
+    started = threading.Event()
+
+    def consuming() -> bool:
+        return started.is_set() and collector.reachable()
+
+    metrics.CELERY_WORKER_UP.set_function(lambda: 1.0 if consuming() else 0.0)
+    serve_metrics(settings.metrics_port, host=settings.host, ready=consuming)
 
     @signals.worker_ready.connect(weak=False)
     def _up(**_: Any) -> None:
-        metrics.CELERY_WORKER_UP.set(1)
+        started.set()
         _log.info("worker ready", queues=settings.worker_queues)
 
     @signals.worker_shutting_down.connect(weak=False)
     def _down(**_: Any) -> None:
-        metrics.CELERY_WORKER_UP.set(0)
+        started.clear()
 
     # The threads pool ignores Celery's time limits; this enforces them.
     TimeLimits(app, on_hard_limit=_restart_past_hard_limit).install()
@@ -117,10 +132,6 @@ def _restart_past_hard_limit(task: str, task_id: str) -> None:
     _log.error("restarting the worker: a task is past its hard time limit", task=task,
                task_id=task_id)  # fmt: skip
     os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606
-
-
-def metrics_ready(collector: QueueLengthCollector) -> bool:
-    return metrics.CELERY_WORKER_UP._value.get() == 1 and collector.ping()  # type: ignore[attr-defined]
 
 
 def beat() -> None:

@@ -1,0 +1,92 @@
+"""The fault scenarios on the cluster (``make scenario TARGET=cluster``),
+shortened, through kubectl exactly as a user runs them: a bad version rolled
+out (the cluster-only scenario) and the catalog scaled to zero. The report's
+key facts hold: the rollout never takes the old pods down and users see no
+error; the catalog's absence raises its alert and loses no accepted event.
+
+The cluster's Prometheus evaluates the shipped rules unchanged, so the hold
+outlasts the expected alerts' ``for:``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import monitoring  # deploy/bare/monitoring.py: the names kube-prometheus-stack gives
+import pytest
+
+from tests.utils.kube import Cluster
+from tests.utils.stack import ROOT
+
+sys.path.insert(0, str(ROOT / "loadtests" / "scenarios"))
+sys.path.insert(0, str(ROOT / "loadtests"))
+from library import SCENARIOS, alert_for_seconds
+
+pytestmark = pytest.mark.slow
+
+
+def run_scenario(cluster: Cluster, urls: dict[str, str], name: str, tmp_path: Path,
+                 *, hold: float) -> tuple[dict[str, object], str]:  # fmt: skip
+    prometheus = cluster.get("service", monitoring.PROMETHEUS, namespace=monitoring.NAMESPACE)
+    mongo = cluster.service("mongo")
+    env = {
+        **cluster.env,
+        "KUBECTL": cluster.kubectl_bin,
+        **{f"SANDBOX_{service.upper()}_URL": url for service, url in urls.items()},
+    }
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "loadtests" / "scenarios" / "run.py"), name,
+         "--target", "cluster", "--namespace", cluster.namespace, "--release", cluster.release,
+         "--prometheus", cluster.url(prometheus, monitoring.PORT),
+         "--mongo", cluster.url(mongo, 27017).removeprefix("http://"),
+         "--warmup", "30", "--hold", str(hold), "--recovery", "30", "--users", "10",
+         "--results", str(tmp_path), "--slo-profile", "off"],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=1500,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (results,) = tmp_path.glob(f"*-scenario-{name}")
+    return json.loads((results / "scenario.json").read_text()), (
+        results / "scenario.md"
+    ).read_text()
+
+
+@pytest.mark.timeout(1800)
+def test_a_bad_deploy_never_takes_the_old_version_down(
+    cluster: Cluster, urls: dict[str, str], tmp_path: Path
+) -> None:
+    before = cluster.get("deployment", f"{cluster.release}-catalog")["metadata"]["generation"]
+    facts, report = run_scenario(cluster, urls, "bad-deploy", tmp_path, hold=60)
+    assert all(facts["panels_moved"].values()), report  # the catalog's 5xx ratio stayed flat
+    assert "SandboxServiceDown" not in facts["firing"], report
+    catalog = [line for line in report.splitlines() if "/api/v1/products" in line and "| " in line]
+    assert catalog, report
+    assert all(line.split("|")[3].strip() == "0" for line in catalog), report  # no failed request
+    # Undone: the last good version serves, ready, and no pod of the bad one is left.
+    deployment = cluster.get("deployment", f"{cluster.release}-catalog")
+    assert deployment["metadata"]["generation"] > before
+    env = deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])
+    assert all(e.get("value") != "LOUD" for e in env)
+    cluster.wait_ready("catalog")
+
+
+@pytest.mark.timeout(1800)
+def test_the_catalog_scaled_to_zero_raises_its_alert_and_loses_nothing(
+    cluster: Cluster, urls: dict[str, str], tmp_path: Path
+) -> None:
+    scenario = SCENARIOS["catalog-down"]
+    waits = alert_for_seconds(("SandboxServiceDown",))
+    facts, report = run_scenario(
+        cluster, urls, "catalog-down", tmp_path, hold=waits["SandboxServiceDown"] + 75
+    )
+    assert "SandboxServiceDown" in facts["firing"], report
+    assert facts["accepted"], report
+    assert facts["lost"] == 0, report
+    assert scenario.cluster is not None
+    cluster.wait_ready("catalog")
+    assert httpx.get(f"{urls['catalog']}/readyz", timeout=10).status_code == 200
