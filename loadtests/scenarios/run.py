@@ -187,6 +187,11 @@ class ClusterSite:
         else:
             self.urls = dict.fromkeys(SERVICES, args.host.rstrip("/"))
             self.locust_env, self.locust_args = {}, ["--host", args.host]
+        # Locust's test data needs the release's first admin (its credentials Secret).
+        self.locust_env |= {
+            "SANDBOX_ADMIN_EMAIL": self.credential("admin-email"),
+            "SANDBOX_ADMIN_PASSWORD": self.credential("admin-password"),
+        }
         if args.prometheus:
             self.prometheus_url = args.prometheus
         else:
@@ -213,10 +218,12 @@ class ClusterSite:
                         lines.append(json.loads(raw))
         return lines
 
+    def credential(self, key: str) -> str:
+        secret = self.kube.json("secret", f"{self.kube.release}-credentials")
+        return base64.b64decode(secret["data"][key]).decode()
+
     def mongo(self) -> tuple[str, str]:
-        password = base64.b64decode(
-            self.kube.json("secret", f"{self.kube.release}-credentials")["data"]["mongo-password"]
-        ).decode()
+        password = self.credential("mongo-password")
         port = self._forward(self.namespace, f"{self.kube.release}-mongo", 27017)
         url = (
             f"mongodb://sandbox:{password}@127.0.0.1:{port}/?authSource=admin&directConnection=true"

@@ -326,7 +326,9 @@ def measurements(expr: str) -> list[str]:
     if absent:
         return measurements(re.sub(r"\[[^\]]*\]\s*$", "", absent.group(1)))
     # label_replace(v, "dst", "replacement", "src", "regex") only relabels v.
-    relabelled = re.fullmatch(r"label_replace\s*\((.*),(\s*\"[^\"]*\"\s*,?){4}\s*\)", expr, re.DOTALL)
+    relabelled = re.fullmatch(
+        r"label_replace\s*\((.*),(\s*\"[^\"]*\"\s*,?){4}\s*\)", expr, re.DOTALL
+    )
     if relabelled:
         return measurements(relabelled.group(1))
     return [expr]
