@@ -216,7 +216,18 @@ def running_pid(name: str) -> int | None:
         return None
     except PermissionError:
         return int(path.read_text().strip())
+    if _zombie(pid):  # dead, not yet reaped by whoever started it
+        path.unlink(missing_ok=True)
+        return None
     return pid
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> None:
@@ -240,11 +251,12 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie child of ours counts as gone.
+    # A zombie counts as gone: reaped here if it is our child, else it waits
+    # for the process that started it (make test's with-stack, say).
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
-    return True
+    return not _zombie(pid)
 
 
 def stop_all(names: tuple[str, ...], timeout: float = 25.0) -> None:

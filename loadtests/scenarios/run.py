@@ -271,7 +271,7 @@ def _run(scenario: Scenario, site: LocalSite | ClusterSite, args: argparse.Names
         say(f"injecting: {fault.describe}")
         injected = time.time()
         fault.inject()
-        time.sleep(max(0.0, args.hold - (time.time() - injected)))
+        time.sleep(args.hold)  # held this long once in place (a restart may take a while)
         say("removing the fault")
         fault.remove()
         removed = time.time()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,31 @@ def test_with_stack_leaves_a_running_stack_running(
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
     assert stack.with_stack(["true"]) == 0
     assert stopped == []
+
+
+def test_a_dead_process_not_yet_reaped_is_not_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed process whose parent has not reaped it (with-stack, during make
+    test) is a zombie: signal 0 still reaches it. It counts as gone, so the
+    worker-killed scenario can start a new worker."""
+    import os
+    import signal
+    import time
+
+    monkeypatch.setattr(stack, "RUN", tmp_path)
+    child = os.fork()
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    try:
+        stack.pid_file("probe").write_text(str(child))
+        assert stack.running_pid("probe") == child
+        os.kill(child, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not stack._zombie(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(child, 0)  # still there, as a zombie
+        assert stack.running_pid("probe") is None
+    finally:
+        os.waitpid(child, 0)
