@@ -53,7 +53,8 @@ class Kube:
         return result.stdout
 
     def json(self, *args: str) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.run(*args, "-o", "json"))
+        """``kubectl get <args> -o json``."""
+        value: dict[str, Any] = json.loads(self.run("get", *args, "-o", "json"))
         return value
 
     def selector(self, component: str) -> str:
