@@ -8,11 +8,17 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.utils.stack import ROOT
+
+# The scenarios' kubectl helpers (loadtests/scenarios/faults_cluster.py).
+sys.path[:0] = [p for p in (str(ROOT / "loadtests" / "scenarios"), str(ROOT / "loadtests"))
+                if p not in sys.path]  # fmt: skip
+from faults_cluster import port_forward  # noqa: E402
 
 # Set by deploy/scripts/test-cluster.sh for pytest.
 ENV_KUBECONFIG = "SANDBOX_TEST_KUBECONFIG"
@@ -150,14 +156,9 @@ class Cluster:
         namespace = namespace or self.namespace
         key = (f"{namespace}/{service}", port)
         if key not in self._forwards:
-            process = subprocess.Popen(
-                [self.kubectl_bin, "-n", namespace, "port-forward", f"svc/{service}", f":{port}"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env,
-            )  # fmt: skip
-            assert process.stdout is not None
-            line = process.stdout.readline()  # Forwarding from 127.0.0.1:NNNNN -> PORT
-            local = int(line.split("->")[0].rsplit(":", 1)[1])
-            self._forwards[key] = (process, local)
+            self._forwards[key] = port_forward(
+                [self.kubectl_bin], namespace, service, port, env=self.env
+            )
         return self._forwards[key][1]
 
     def close(self) -> None:
