@@ -163,7 +163,14 @@ def read_panel(
         means = []
         for low, high in phases.windows().values():
             values = [v for t, v in points if low <= t <= high]
-            means.append(sum(values) / len(values) if values else None)
+            # For a panel that should go down, a gap (its process not scraped)
+            # is what a reader sees as nothing: it counts as 0 over the window.
+            slots = (
+                len(values)
+                if panel.moves != "down"
+                else max(len(values), int((high - low) // step) + 1)
+            )
+            means.append(sum(values) / slots if values else None)
         reading.series[label] = (means[0], means[1], means[2])
     return reading
 
