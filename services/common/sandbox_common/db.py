@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,46 +32,36 @@ def metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class _WaitCountingPool(AsyncAdaptedQueuePool):
-    """Counts callers inside checkout, i.e. waiting for a connection."""
+class _MeasuredPool(AsyncAdaptedQueuePool):
+    """A pool that reports its own counts: callers inside checkout (waiting
+    for a connection), and connections in use and idle, taken from the pool's
+    queue at every hand-out and return. A connection counts as in use from
+    the moment the pool hands it out, so the pre-ping of a slow server is
+    time in use, not time idle (the ``checkout`` event fires only after it)."""
 
     database = "unknown"
 
+    def publish(self) -> None:
+        metrics.DB_POOL_CONNECTIONS.labels(self.database, "in_use").set(self.checkedout())
+        metrics.DB_POOL_CONNECTIONS.labels(self.database, "idle").set(self.checkedin())
+
     def _do_get(self) -> Any:
-        gauge = metrics.DB_POOL_WAITING.labels(self.database)
-        gauge.inc()
+        waiting = metrics.DB_POOL_WAITING.labels(self.database)
+        waiting.inc()
         try:
-            return super()._do_get()
+            record = super()._do_get()
         finally:
-            gauge.dec()
+            waiting.dec()
+        self.publish()
+        return record
 
-
-def _track_pool(engine_pool: Any, database: str) -> None:
-    metrics.DB_POOL_WAITING.labels(database).set(0)  # a series from the start, not the first wait
-    in_use = metrics.DB_POOL_CONNECTIONS.labels(database, "in_use")
-    idle = metrics.DB_POOL_CONNECTIONS.labels(database, "idle")
-
-    @event.listens_for(engine_pool, "checkout")
-    def _checkout(*_: Any) -> None:
-        in_use.inc()
-        idle.dec()
-
-    @event.listens_for(engine_pool, "checkin")
-    def _checkin(*_: Any) -> None:
-        in_use.dec()
-        idle.inc()
-
-    @event.listens_for(engine_pool, "connect")
-    def _connect(*_: Any) -> None:
-        idle.inc()
-
-    @event.listens_for(engine_pool, "close")
-    def _close(*_: Any) -> None:
-        idle.dec()
+    def _do_return_conn(self, record: Any) -> None:
+        super()._do_return_conn(record)
+        self.publish()
 
 
 def create_async_db(url: str, *, database: str, pool_size: int = 10) -> AsyncEngine:
-    pool_class = type(f"Pool_{database}", (_WaitCountingPool,), {"database": database})
+    pool_class = type(f"Pool_{database}", (_MeasuredPool,), {"database": database})
     engine = create_async_engine(
         url,
         poolclass=pool_class,
@@ -82,7 +72,10 @@ def create_async_db(url: str, *, database: str, pool_size: int = 10) -> AsyncEng
         pool_recycle=1800,
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=5000"},
     )
-    _track_pool(engine.sync_engine.pool, database)
+    metrics.DB_POOL_WAITING.labels(database).set(0)  # series from the start, not the first wait
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, _MeasuredPool)
+    pool.publish()
     return engine
 
 
