@@ -35,7 +35,9 @@ import os
 import shlex
 import shutil
 import sys
+from pathlib import Path
 
+from chart import Point, Run, load_history, render_svg, save_history, with_run
 from facts import code_state, machine_facts
 from phases import check_code, run_ingest, run_mixed, run_read
 from report import PROFILE_HEADING, Report, render
@@ -115,13 +117,33 @@ def main(argv: list[str] | None = None) -> None:
     output = ROOT / args.output
     if output.exists():
         report.kept = kept_section(output.read_text(encoding="utf-8"), PROFILE_HEADING)
-    text = render(report)
     output.parent.mkdir(parents=True, exist_ok=True)
+    if report.steps:
+        report.chart = draw_chart(report, output)
+    text = render(report)
     output.write_text(text, encoding="utf-8")
     (results / "performance.md").write_text(text, encoding="utf-8")
     say(f"wrote {args.output} (raw output in {results.relative_to(ROOT)})")
     if any(run.errors for outcome in report.outcomes.values() for run in outcome.runs):
         say("warning: some wrk requests failed; see the wrk output")
+
+
+def draw_chart(report: Report, output: Path) -> str:
+    """Add this run's steps to the history beside the page and draw every
+    kept run's line; the chart's file name, relative to the page."""
+    history = output.with_name(output.stem + "-runs.json")
+    svg = output.with_name(output.stem + "-mixed.svg")
+    measured = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    points = tuple(
+        Point(step.users, step.aggregate.rps, step.aggregate.p95_ms,
+              step.passed(report.args.p95_limit))
+        for step in report.steps
+        if step.aggregate is not None
+    )  # fmt: skip
+    runs = with_run(load_history(history), Run(f"{measured}, {report.code}", points))
+    save_history(history, runs)
+    svg.write_text(render_svg(runs, p95_limit=report.args.p95_limit), encoding="utf-8")
+    return svg.name
 
 
 if __name__ == "__main__":

@@ -21,13 +21,17 @@ import gevent
 from locust import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cpu
 from locustfile import Admin, AnonymousBrowser, SelectedShape, Shopper
 
 __all__ = ["Admin", "AnonymousBrowser", "SelectedShape", "Shopper"]
 
 SETTLE_SECONDS = float(os.environ.get("BENCH_SETTLE_SECONDS", "10"))
 MEASURE_SECONDS = float(os.environ.get("BENCH_MEASURE_SECONDS", "30"))
+# Where to write the CPU each part of the stack spent in the window (cpu.py).
+CPU_FILE = os.environ.get("BENCH_CPU_FILE", "")
 QUIET_SECONDS = 3.0
 MAX_SETTLE_SECONDS = 120.0
 TOKEN = ("POST", "/api/v1/auth/token")
@@ -51,12 +55,16 @@ def _measure(environment: Any, user_count: int) -> None:
         elif time.monotonic() - quiet_since >= QUIET_SECONDS:
             break
     environment.runner.stats.reset_all()
+    before, window_began = cpu.snapshot(), time.monotonic()
     print(
         f"[bench] statistics reset after {time.monotonic() - began:.0f} s of settling; "
         f"{user_count} users held for {MEASURE_SECONDS:g} s",
         flush=True,
     )
     gevent.sleep(MEASURE_SECONDS)
+    if CPU_FILE:
+        spent = cpu.usage(before, cpu.snapshot())
+        cpu.write(Path(CPU_FILE), time.monotonic() - window_began, spent)
     environment.runner.quit()
 
 

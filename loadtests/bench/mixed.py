@@ -16,7 +16,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import cpu
 from summary import (
+    CpuUse,
     Failure,
     LocustAggregate,
     RouteFigures,
@@ -83,6 +85,7 @@ def run_step(
     run_time = f"{measure_seconds + settle_seconds + 180:.0f}s"
     command = step_command(locust, users, run_time, prefix, cpus)
     log = results / f"mixed-{users:05d}.log"
+    cpu_file = results / f"mixed-{users:05d}-cpu.json"
     with log.open("wb") as handle:
         subprocess.run(  # noqa: S603
             command,
@@ -91,6 +94,7 @@ def run_step(
                 **env,
                 "BENCH_SETTLE_SECONDS": f"{settle_seconds:g}",
                 "BENCH_MEASURE_SECONDS": f"{measure_seconds:g}",
+                "BENCH_CPU_FILE": str(cpu_file),
             },
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -114,7 +118,9 @@ def run_step(
     failures_csv = Path(f"{prefix}_failures.csv")
     if failures_csv.exists():
         failures = parse_locust_failures(failures_csv.read_text(encoding="utf-8"))
-    return Step(users, aggregate, slowest, tuple(failures)), command, cpu_warning
+    spent = cpu.read(cpu_file)
+    use = CpuUse(spent[0], tuple(spent[1].items())) if spent else None
+    return Step(users, aggregate, slowest, tuple(failures), use), command, cpu_warning
 
 
 def search(

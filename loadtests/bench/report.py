@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from chart import KEEP_RUNS
 from ingest import IngestResult
 from runner import Outcome, WrkRun
 from summary import Step, best_and_failed
@@ -38,6 +39,7 @@ class Report:
     kept: str = ""
     code: str = ""
     code_changes: list[str] = field(default_factory=list)
+    chart: str = ""  # the mixed workload's curve (chart.py), beside the page
 
 
 def render_read(report: Report) -> list[str]:
@@ -173,6 +175,17 @@ def render_mixed(report: Report) -> list[str]:
         f"{args.p95_limit:g} ms. Users double while steps pass and halve while they fail; "
         f"once a pass and a failure bracket the limit, one midpoint is tried. {pin}",
         "",
+    ]
+    if report.chart:
+        lines += [
+            f"![Rate and p95 against users, one line per bench run]({report.chart})",
+            "",
+            f"Rate and aggregated p95 against users, one line per run of `make bench` (the "
+            f"newest {KEEP_RUNS}, kept in `{report.chart.replace('-mixed.svg', '-runs.json')}`"
+            "); a filled dot is a step that passed.",
+            "",
+        ]
+    lines += [
         "| users | req/s | p50 ms | p95 ms | p99 ms | requests | failures | verdict "
         "| slowest route (p95 ms, share of requests) |",
         "|---:|---:|---:|---:|---:|---:|---:|---|---|",
@@ -214,6 +227,8 @@ def render_mixed(report: Report) -> list[str]:
         lines.append(
             f"**No step passed**: down to {lowest.users} users every step missed the limit."
         )
+    if best is not None:
+        lines += render_cpu(best)
     if failed and failed.aggregate:
         why = []
         if failed.aggregate.p95_ms >= args.p95_limit:
@@ -235,6 +250,32 @@ def render_mixed(report: Report) -> list[str]:
             + " users: those figures are bounded by the load generator too."
         )
     return [*lines, ""]
+
+
+def render_cpu(step: Step) -> list[str]:
+    """Where the CPU went while a step's load was held."""
+    use, aggregate = step.cpu, step.aggregate
+    if use is None or aggregate is None or not aggregate.requests:
+        return ["", f"(No CPU figures for the {step.users}-user step.)"]
+    lines = [
+        "",
+        f"Where the CPU went while {step.users} users were held ({use.seconds:.0f} s, "
+        f"{aggregate.requests} requests; CPU time from `/proc/<pid>/stat`, "
+        "loadtests/bench/cpu.py):",
+        "",
+        "| process | CPU s | cores | CPU ms per request |",
+        "|---|---:|---:|---:|",
+    ]
+    for part, spent in use.by_part:
+        lines.append(
+            f"| {part} | {spent:.1f} | {spent / use.seconds:.2f} "
+            f"| {use.ms_per_request(aggregate.requests, spent):.2f} |"
+        )
+    lines.append(
+        f"| **all** | {use.total:.1f} | {use.total / use.seconds:.2f} "
+        f"| **{use.ms_per_request(aggregate.requests):.2f}** |"
+    )
+    return lines
 
 
 def render(report: Report) -> str:

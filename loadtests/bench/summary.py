@@ -98,11 +98,27 @@ def parse_locust_failures(text: str) -> list[Failure]:
 
 
 @dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds by part of the stack over a step's held window (cpu.py)."""
+
+    seconds: float  # the window's length
+    by_part: tuple[tuple[str, float], ...]  # most first
+
+    @property
+    def total(self) -> float:
+        return sum(spent for _, spent in self.by_part)
+
+    def ms_per_request(self, requests: int, spent: float | None = None) -> float:
+        return 1000.0 * (self.total if spent is None else spent) / requests if requests else 0.0
+
+
+@dataclass(frozen=True)
 class Step:
     users: int
     aggregate: LocustAggregate | None  # None: Locust produced no figures
     slowest: RouteFigures | None = None
     failures: tuple[Failure, ...] = ()
+    cpu: CpuUse | None = None
 
     def passed(self, p95_limit_ms: float) -> bool:
         return step_passes(self.aggregate, p95_limit_ms)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from locust import between, task
 from locust.exception import StopUser
 from targets import ACCOUNT_DOMAIN, Credentials, pool_account
 
-from users.auth import REFUSED_ACCOUNTS, AuthenticatedUser
+from users.auth import REFUSED_ACCOUNTS, SHED_ATTEMPTS, AuthenticatedUser, shed_wait
 from users.base import CATALOG, Route, describe
 
 _next_account = itertools.count(random.randrange(10_000))
@@ -44,24 +45,29 @@ class Shopper(AuthenticatedUser):
         """A newcomer: one registration (argon2id, so deliberately a small share)."""
         tag = uuid.uuid4().hex[:12]
         account = Credentials(f"lt-new-{tag}@{ACCOUNT_DOMAIN}", f"loadtest-new-{tag}")
-        with self.client.post(
-            self.user_url("/api/v1/auth/register"),
-            json={
-                "email": account.email,
-                "password": account.password,
-                "display_name": f"New {tag}",
-            },
-            name=Route.REGISTER,
-            catch_response=True,
-        ) as resp:
-            if resp.status_code != 201:
+        for _ in range(SHED_ATTEMPTS):
+            with self.client.post(
+                self.user_url("/api/v1/auth/register"),
+                json={
+                    "email": account.email,
+                    "password": account.password,
+                    "display_name": f"New {tag}",
+                },
+                name=Route.REGISTER,
+                catch_response=True,
+            ) as resp:
+                if resp.status_code == 201:
+                    body = resp.json()
+                    if "id" not in body or "password" in body or "password_hash" in body:
+                        resp.failure("user object lacks id or exposes a password")
+                        return None
+                    return account
                 resp.failure(describe(resp))
+                wait = shed_wait(resp)  # shed before anything was stored: safe to send again
+            if wait is None:
                 return None
-            body = resp.json()
-            if "id" not in body or "password" in body or "password_hash" in body:
-                resp.failure("user object lacks id or exposes a password")
-                return None
-        return account
+            time.sleep(wait)
+        return None
 
     @task(10)
     def view_product(self) -> None:

@@ -78,7 +78,7 @@ def test_a_bad_deploy_never_takes_the_old_version_down(
 def test_the_catalog_scaled_to_zero_raises_its_alert_and_comes_back(
     cluster: Cluster, urls: dict[str, str], tmp_path: Path
 ) -> None:
-    facts, report = run_scenario(cluster, urls, "catalog-down", tmp_path, hold=45)
+    facts, report = run_scenario(cluster, urls, "catalog-down", tmp_path, hold=75)
     raised = {*facts["pending"], *facts["firing"]}  # type: ignore[misc]
     assert "SandboxServiceDown" in raised, report
     cluster.wait_ready("catalog")

@@ -62,5 +62,39 @@ def build() -> Dashboard:
         ),
         w=8,
     )
+    d.row("Password hashing")
+    d.add(
+        timeseries(
+            "Password hashing slots",
+            "Password hashes and checks running (at most the hashing concurrency, "
+            "SANDBOX_PASSWORD_HASH_CONCURRENCY per process) and requests waiting for a slot. "
+            "Waiting that stays high means logins and registrations outrun the cores.",
+            [
+                prom(f"sum(sandbox_password_hashing_in_progress{{{sel}}})", "running"),
+                prom(f"sum(sandbox_password_hashing_waiting{{{sel}}})", "waiting"),
+            ],
+            unit="short",
+        ),
+        w=12,
+    )
+    d.add(
+        timeseries(
+            "Shed by password hashing",
+            "Requests answered 503 with Retry-After because hashing was at its bounds: "
+            "queue_full (no place to wait) or waited_too_long (no slot within "
+            "SANDBOX_PASSWORD_HASH_MAX_WAIT_SECONDS). Shedding is cheap; queueing a hash for a "
+            "client that has gone is not.",
+            [
+                prom(
+                    f"sum by (reason) (rate(sandbox_password_hashing_shed_total{{{sel}}}[{RI}]))",
+                    "{{reason}}",
+                )
+            ],
+            unit="reqps",
+            thresholds=steps(("green", None), ("red", 0.01)),
+            stack=True,
+        ),
+        w=12,
+    )
     log_panels(d, "user")
     return d

@@ -91,7 +91,8 @@ ERROR_MEANINGS: dict[int, str] = {
     404: "No such resource",
     409: "The change conflicts with what exists: a duplicate, or a category that does not exist",
     429: "Too many attempts; wait for `Retry-After` seconds",
-    503: "A dependency needed to accept the request is down; try again",
+    503: "A dependency needed to accept the request is down, or the service is too busy to "
+    "take it now (then with `Retry-After`); try again",
 }
 
 

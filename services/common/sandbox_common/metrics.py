@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -90,6 +88,21 @@ JWKS_REFRESHES = Counter(
 
 REGISTRATIONS = Counter("sandbox_registrations_total", "Accounts registered.")
 LOGINS = Counter("sandbox_logins_total", "Password logins by outcome.", ["outcome"])
+PASSWORD_HASHING_IN_PROGRESS = Gauge(
+    "sandbox_password_hashing_in_progress",
+    "Password hashes and checks running now (bounded by the hashing concurrency).",
+    multiprocess_mode="livesum",
+)
+PASSWORD_HASHING_WAITING = Gauge(
+    "sandbox_password_hashing_waiting",
+    "Requests waiting for a password-hashing slot.",
+    multiprocess_mode="livesum",
+)
+PASSWORD_HASHING_SHED = Counter(
+    "sandbox_password_hashing_shed_total",
+    "Requests answered 503 because hashing was at its bounds, by which bound.",
+    ["reason"],
+)
 PRODUCTS_WRITTEN = Counter(
     "sandbox_products_written_total", "Product writes by operation.", ["operation"]
 )
@@ -154,6 +167,8 @@ def initialize_request_series(router: Any) -> None:
 EXPORTED_ONLY_BY = {
     "sandbox_http_requests_in_flight": {"user", "catalog", "activity"},
     "sandbox_registrations": {"user"},
+    "sandbox_password_hashing_in_progress": {"user"},
+    "sandbox_password_hashing_waiting": {"user"},
     "sandbox_celery_worker_up": {"worker"},
     "sandbox_celery_beat_last_tick_timestamp_seconds": {"beat"},
 }
@@ -177,17 +192,6 @@ class _OwnFamilies:
             owners = EXPORTED_ONLY_BY.get(family.name)
             if owners is None or _component is None or _component in owners:
                 yield family
-
-
-def prepare_multiprocess_dir() -> None:
-    """Empty the multiprocess directory before workers start; stale files lie."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
-        return
-    path = Path(directory)
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
 
 
 def render_latest() -> tuple[bytes, str]:

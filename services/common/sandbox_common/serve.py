@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from sandbox_common.settings import CommonSettings
 from sandbox_common.topology import SERVICES
@@ -28,13 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     if workers > 1:
         # prometheus-client's own variable: it picks its mode from it at import.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", f"/tmp/sandbox-metrics-{args.service}")  # noqa: S108
-    # Import after the environment is final: prometheus-client picks its mode at import.
+    # Before anything imports prometheus-client: it picks its mode at import,
+    # and the metrics created then write to files in the directory.
+    prepare_multiprocess_dir()
     import uvicorn
 
     from sandbox_common.logging import configure_logging
-    from sandbox_common.metrics import prepare_multiprocess_dir
 
-    prepare_multiprocess_dir()
     configure_logging(
         service=args.service,
         level=settings.log_level,
@@ -52,6 +54,18 @@ def main(argv: list[str] | None = None) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+
+
+def prepare_multiprocess_dir() -> None:
+    """Empty the multiprocess directory before any metric exists; stale files
+    of an earlier run would be summed in."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def service_settings(service: str) -> CommonSettings:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -7,6 +8,15 @@ from pydantic import Field, SecretStr, model_validator
 from sandbox_common.settings import CommonSettings, EnvSettings
 from sandbox_common.topology import SERVICE_PORTS
 from user_service import security
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on. (Here, not in user_service.hashing:
+    settings are read before prometheus-client may be imported.)"""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class UserDatabaseSettings(EnvSettings):
@@ -27,6 +37,12 @@ class UserSettings(CommonSettings, UserDatabaseSettings):
     password_hash_time_cost: int = Field(default=security.TIME_COST, ge=1)
     password_hash_memory_kib: int = Field(default=security.MEMORY_KIB, ge=8 * 1024)
     password_hash_parallelism: int = Field(default=security.PARALLELISM, ge=1, le=16)
+    # Hashing's bounds (user_service.hashing): hashes at once (default: the
+    # cores this process may use), callers waiting, and the longest wait
+    # before a 503 with Retry-After.
+    password_hash_concurrency: int = Field(default_factory=usable_cpus, ge=1, le=64)
+    password_hash_max_waiting: int = Field(default=32, ge=0)
+    password_hash_max_wait_seconds: float = Field(default=2.0, gt=0, le=30)
     admin_email: str | None = None
     admin_password: SecretStr | None = None
 

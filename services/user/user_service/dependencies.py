@@ -12,6 +12,7 @@ from sandbox_common.app import from_state
 from sandbox_common.auth import CurrentPrincipal
 from sandbox_common.db import request_session
 from user_service import service
+from user_service.hashing import PasswordHashing
 from user_service.models import User
 from user_service.throttle import LoginThrottle
 
@@ -19,6 +20,7 @@ SessionDep = Annotated[AsyncSession, Depends(request_session)]
 CeleryDep = Annotated[Celery, Depends(from_state("celery"))]
 ThrottleDep = Annotated[LoginThrottle, Depends(from_state("throttle"))]
 PolicyDep = Annotated[service.TokenPolicy, Depends(from_state("token_policy"))]
+HashingDep = Annotated[PasswordHashing, Depends(from_state("hashing"))]
 
 
 async def _current_user(principal: CurrentPrincipal, session: SessionDep) -> User:

@@ -19,6 +19,7 @@ from sandbox_common.redis import create_redis
 from sandbox_common.startup import in_background
 from user_service import security, service
 from user_service.config import UserSettings
+from user_service.hashing import PasswordHashing
 from user_service.router import auth, jwks, users
 from user_service.security import TokenSigner
 from user_service.throttle import LoginThrottle
@@ -33,6 +34,7 @@ async def _bootstrap_admin(app: FastAPI, settings: UserSettings) -> None:
     async with app.state.sessions() as session:
         created = await service.ensure_admin(
             session=session,
+            hashing=app.state.hashing,
             email=settings.admin_email,
             password=settings.admin_password.get_secret_value(),
         )
@@ -95,6 +97,11 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         routers=[auth, users, jwks],
         readiness_checks=readiness,
         lifespan=lifespan,
+    )
+    app.state.hashing = PasswordHashing(
+        concurrency=settings.password_hash_concurrency,
+        max_waiting=settings.password_hash_max_waiting,
+        max_wait_seconds=settings.password_hash_max_wait_seconds,
     )
     app.state.token_policy = service.TokenPolicy(
         signer=signer, refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds)

@@ -11,7 +11,14 @@ from sandbox_common.auth import AdminPrincipal
 from sandbox_common.errors import InvalidField, error_responses
 from sandbox_common.pagination import Cursor
 from user_service import service
-from user_service.dependencies import CeleryDep, CurrentUser, PolicyDep, SessionDep, ThrottleDep
+from user_service.dependencies import (
+    CeleryDep,
+    CurrentUser,
+    HashingDep,
+    PolicyDep,
+    SessionDep,
+    ThrottleDep,
+)
 from user_service.schemas import (
     RefreshRequest,
     RegisterRequest,
@@ -28,11 +35,15 @@ users = APIRouter(prefix="/api/v1/users", tags=["users"])
 jwks = APIRouter(tags=["auth"])
 
 
-@auth.post("/register", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409))
-async def register(body: RegisterRequest, session: SessionDep, celery: CeleryDep) -> UserPublic:
+@auth.post("/register", status_code=status.HTTP_201_CREATED,
+           responses=error_responses(400, 409, 503))  # fmt: skip
+async def register(
+    body: RegisterRequest, session: SessionDep, celery: CeleryDep, hashing: HashingDep
+) -> UserPublic:
     return await service.register(
         session=session,
         celery=celery,
+        hashing=hashing,
         email=str(body.email),
         password=body.password,
         display_name=body.display_name,
@@ -51,19 +62,21 @@ def _form_expected(request: Request) -> None:
 
 
 @auth.post("/token", dependencies=[Depends(_form_expected)],
-           responses=error_responses(400, 401, 429))  # fmt: skip
+           responses=error_responses(400, 401, 429, 503))  # fmt: skip
 async def token(
     form: Annotated[TokenForm, Form()],
     request: Request,
     session: SessionDep,
     throttle: ThrottleDep,
     policy: PolicyDep,
+    hashing: HashingDep,
 ) -> TokenPair:
     client = request.client.host if request.client else "unknown"
     return await service.login(
         session=session,
         throttle=throttle,
         policy=policy,
+        hashing=hashing,
         email=form.username,
         password=form.password,
         client=client,
@@ -92,9 +105,11 @@ async def read_me(user: CurrentUser) -> UserPublic:
     return service.to_public(user)
 
 
-@users.patch("/me", responses=error_responses(400, 401, 403))
-async def update_me(body: UpdateMeRequest, user: CurrentUser, session: SessionDep) -> UserPublic:
-    return await service.update_me(session=session, user=user, changes=body)
+@users.patch("/me", responses=error_responses(400, 401, 403, 503))
+async def update_me(
+    body: UpdateMeRequest, user: CurrentUser, session: SessionDep, hashing: HashingDep
+) -> UserPublic:
+    return await service.update_me(session=session, hashing=hashing, user=user, changes=body)
 
 
 @users.delete("/me", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(401))

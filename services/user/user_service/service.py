@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from anyio import to_thread
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +18,7 @@ from sandbox_common.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from sandbox_common.logging import get_logger
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
 from user_service import repository, security
+from user_service.hashing import PasswordHashing
 from user_service.models import OutboxTask, User
 from user_service.schemas import TokenPair, UpdateMeRequest, UserPage, UserPublic
 from user_service.throttle import LoginThrottle
@@ -58,13 +58,28 @@ def registered_event(user: User) -> ActivityEvent:
                              occurred_at=user.created_at)  # fmt: skip
 
 
+async def _release_connection(session: AsyncSession) -> None:
+    """End the read transaction before a password hash, so no pooled
+    connection waits on one (tens of milliseconds, longer in a queue). Call it
+    with nothing pending; what was loaded stays usable (expire_on_commit is
+    off), and the next statement opens a new transaction."""
+    await session.commit()
+
+
 async def register(
-    *, session: AsyncSession, celery: Celery, email: str, password: str, display_name: str
+    *,
+    session: AsyncSession,
+    celery: Celery,
+    hashing: PasswordHashing,
+    email: str,
+    password: str,
+    display_name: str,
 ) -> UserPublic:
     email = email.lower()
     if await repository.email_exists(session, email=email):
         raise Conflict("Email already registered")
-    password_hash = await to_thread.run_sync(security.hash_password, password)
+    await _release_connection(session)
+    password_hash = await hashing.hash(password)
     user = User(id=uuid.uuid4(), email=email, display_name=display_name,
                 password_hash=password_hash, role="user", created_at=_now())  # fmt: skip
     session.add(user)
@@ -103,6 +118,7 @@ async def login(
     session: AsyncSession,
     throttle: LoginThrottle,
     policy: TokenPolicy,
+    hashing: PasswordHashing,
     email: str,
     password: str,
     client: str,
@@ -117,16 +133,15 @@ async def login(
         metrics.LOGINS.labels("failure").inc()
         raise Unauthorized(BAD_CREDENTIALS)
     user = await repository.get_user_by_email(session, email=email)
-    ok = await to_thread.run_sync(
-        security.verify_password, user.password_hash if user else None, password
-    )
+    await _release_connection(session)
+    ok = await hashing.verify(user.password_hash if user else None, password)
     if user is None or not ok:
         await throttle.record_failure(email, client)
         metrics.LOGINS.labels("failure").inc()
         raise Unauthorized(BAD_CREDENTIALS)
     await throttle.reset(email)
     if security.needs_rehash(user.password_hash):
-        user.password_hash = await to_thread.run_sync(security.hash_password, password)
+        user.password_hash = await hashing.hash(password)
     pair = await _issue_pair(session, policy=policy, user=user, family_id=uuid.uuid4())
     await session.commit()
     metrics.LOGINS.labels("success").inc()
@@ -175,19 +190,19 @@ async def get_active_user(*, session: AsyncSession, user_id: str) -> User:
     return user
 
 
-async def update_me(*, session: AsyncSession, user: User, changes: UpdateMeRequest) -> UserPublic:
-    if changes.display_name is not None:
-        user.display_name = changes.display_name
-    if changes.password is not None:
+async def update_me(
+    *, session: AsyncSession, hashing: PasswordHashing, user: User, changes: UpdateMeRequest
+) -> UserPublic:
+    if changes.password is not None:  # checked before anything changes
         assert changes.current_password is not None
-        ok = await to_thread.run_sync(
-            security.verify_password, user.password_hash, changes.current_password
-        )
-        if not ok:
+        await _release_connection(session)
+        if not await hashing.verify(user.password_hash, changes.current_password):
             raise Forbidden("Current password is incorrect")
-        user.password_hash = await to_thread.run_sync(security.hash_password, changes.password)
+        user.password_hash = await hashing.hash(changes.password)
         # A new password ends every other session.
         await repository.revoke_all_for_user(session, user_id=user.id, now=_now())
+    if changes.display_name is not None:
+        user.display_name = changes.display_name
     await session.commit()
     return to_public(user)
 
@@ -228,11 +243,14 @@ async def set_role(*, session: AsyncSession, user_id: uuid.UUID, role: str) -> U
     return to_public(user)
 
 
-async def ensure_admin(*, session: AsyncSession, email: str, password: str) -> bool:
+async def ensure_admin(
+    *, session: AsyncSession, hashing: PasswordHashing, email: str, password: str
+) -> bool:
     """Create the configured first admin if absent. True when created."""
     if await repository.email_exists(session, email=email):
         return False
-    password_hash = await to_thread.run_sync(security.hash_password, password)
+    await _release_connection(session)
+    password_hash = await hashing.hash(password)
     session.add(User(id=uuid.uuid4(), email=email.lower(), display_name="Administrator",
                      password_hash=password_hash, role="admin"))  # fmt: skip
     try:

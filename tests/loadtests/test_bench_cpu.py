@@ -1,0 +1,89 @@
+"""The bench's CPU accounting: which part of the stack a process is, the CPU
+spent between two snapshots, and the page's table of it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "loadtests" / "bench"
+sys.path.insert(0, str(BENCH))
+cpu = importlib.import_module("cpu")
+summary = importlib.import_module("summary")
+writer = importlib.import_module("report")
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "part"),
+    [
+        ("/work/.venv/bin/python3 /work/.venv/bin/sandbox-serve catalog", "catalog service"),
+        ("/opt/venv/bin/python3 /opt/venv/bin/sandbox-serve user", "user service"),
+        (".venv/bin/celery -A sandbox_worker.app worker --loglevel INFO", "Celery worker"),
+        (".venv/bin/celery -A sandbox_worker.app beat -s x", "Celery beat"),
+        ("/work/.tools/ferretdb/ferretdb --listen-addr=127.0.0.1:27017", "FerretDB"),
+        ("postgres: sandbox catalog 127.0.0.1(55046) idle", "PostgreSQL (catalog)"),
+        ("postgres: sandbox ferretdb 127.0.0.1(55100) SELECT", "PostgreSQL (ferretdb)"),
+        ("/usr/lib/postgresql/15/bin/postgres -D /data -p 55432", "PostgreSQL (server)"),
+        ("postgres: checkpointer", "PostgreSQL (server)"),
+        ("redis-server 127.0.0.1:56379", "Redis"),
+        (
+            "/work/.venv/bin/python3 /work/.venv/bin/locust -f loadtests/bench/locust_steps.py",
+            "Locust",
+        ),
+        ("/usr/bin/prometheus --config.file=x", "Prometheus and exporters"),
+        ("/usr/bin/bash -c sleep 1", None),
+    ],
+)
+def test_a_process_is_counted_in_the_part_its_command_names(cmdline: str, part: str | None) -> None:
+    assert cpu.part_of(cmdline) == part
+
+
+def test_usage_counts_what_was_spent_between_snapshots() -> None:
+    before = {1: ("user service", 10.0), 2: ("Redis", 3.0), 3: ("user service", 1.0)}
+    after = {1: ("user service", 12.5), 2: ("Redis", 3.5), 4: ("user service", 0.25)}
+    # pid 3 ended (lost); pid 4 started during the window (counted from zero).
+    assert cpu.usage(before, after) == {"user service": 2.75, "Redis": 0.5}
+
+
+def test_a_busy_child_counts_in_its_parents_part() -> None:
+    """A real process tree: a busy child without a part of its own is
+    counted in its parent's, as uvicorn's workers are in their service's."""
+    parent = subprocess.Popen(  # a stand-in parent named like the catalog
+        [sys.executable, "-c",
+         "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+         "'import time\\nend = time.time() + 1.5\\nwhile time.time() < end: pass'])",
+         "sandbox-serve", "catalog"],
+    )  # fmt: skip
+    try:
+        time.sleep(0.3)
+        before = cpu.snapshot()
+        parent.wait(timeout=10)
+    finally:
+        parent.kill()
+    assert parent.pid in before
+    children = [pid for pid, (part, _) in before.items()
+                if part == "catalog service" and pid != parent.pid and pid != os.getpid()]  # fmt: skip
+    assert children, "the child was not counted in its parent's part"
+
+
+def test_the_page_shows_where_the_cpu_went() -> None:
+    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    report = writer.Report(args=args, facts={})
+    use = summary.CpuUse(30.0, (("user service", 15.0), ("FerretDB", 6.0), ("Locust", 3.0)))
+    best = summary.Step(320, summary.LocustAggregate(2400, 0, 80.0, 9, 30, 80, 200), cpu=use)
+    report.steps = [
+        best,
+        summary.Step(640, summary.LocustAggregate(3000, 5, 100, 200, 900, 2000, 4000)),
+    ]
+    text = writer.render(report)
+    assert "Where the CPU went while 320 users were held (30 s, 2400 requests" in text
+    assert "| user service | 15.0 | 0.50 | 6.25 |" in text
+    assert "| FerretDB | 6.0 | 0.20 | 2.50 |" in text
+    assert "| **all** | 24.0 | 0.80 | **10.00** |" in text
