@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     text = render(report)
     output.write_text(text, encoding="utf-8")
     (results / "performance.md").write_text(text, encoding="utf-8")
+    if report.chart:  # the copy links the chart beside it too
+        shutil.copy(output.with_name(report.chart), results / report.chart)
     say(f"wrote {args.output} (raw output in {results.relative_to(ROOT)})")
     if any(run.errors for outcome in report.outcomes.values() for run in outcome.runs):
         say("warning: some wrk requests failed; see the wrk output")

@@ -29,7 +29,8 @@ _PARTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"celery\b.*\bworker\b", "Celery worker"),
         (r"celery\b.*\bbeat\b", "Celery beat"),
         (r"(^|/)ferretdb\b", "FerretDB"),
-        (r"^postgres: \S+ (\S+) ", r"PostgreSQL (\1)"),
+        # A backend: "postgres: <user> <database> <host(port) or [local]> <state>".
+        (r"^postgres: \S+ (\S+) (\[local\]|\S+\(\d+\))", r"PostgreSQL (\1)"),
         (r"(^|/)(postgres|postmaster)\b", "PostgreSQL (server)"),
         (r"(^|/)redis-server\b", "Redis"),
         (r"(^|/)locust\b", "Locust"),

@@ -19,6 +19,7 @@ from typing import TypeVar
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from argon2 import PasswordHasher
 from celery import Celery
 from sqlalchemy.pool import QueuePool
 
@@ -27,7 +28,7 @@ from tests.utils.api import eventually
 from tests.utils.databases import temporary_database
 from tests.utils.stack import free_port
 from user_service import repository, security, service
-from user_service.hashing import PasswordHashing
+from user_service.hashing import HashingOverloaded, PasswordHashing
 from user_service.schemas import UpdateMeRequest
 from user_service.throttle import LoginThrottle
 
@@ -107,6 +108,63 @@ def test_no_pooled_connection_is_held_while_hashing(env: dict[str, str], users_d
         "hash_password",  # update_me: the new one
     ]
     assert all(held == 0 for _, held in seen), f"connections held while hashing: {seen}"
+
+
+class FullForNewHashes(PasswordHashing):
+    """The real gate for checks; every new hash is shed, as at its bounds."""
+
+    async def hash(self, password: str) -> str:
+        raise HashingOverloaded(retry_after=1)
+
+
+def test_a_login_stands_when_upgrading_its_hash_is_shed(env: dict[str, str], users_db: str) -> None:
+    old_hash = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    assert security.needs_rehash(old_hash)
+
+    async def scenario() -> tuple[str, str]:
+        engine = create_async_db(users_db, database="users_rehash_test", pool_size=2)
+        sessions = session_factory(engine)
+        cache = aioredis.Redis.from_url(env["SANDBOX_REDIS_URL"])
+        throttle = LoginThrottle(cache, max_per_account=5, max_per_client=50, window_seconds=60)
+        signer = security.TokenSigner.from_files(
+            Path(env["SANDBOX_JWT_PRIVATE_KEY_FILE"]), previous_public_keys_file=None,
+            issuer="test", audience="test", ttl_seconds=900,
+        )  # fmt: skip
+        policy = service.TokenPolicy(signer=signer, refresh_ttl=timedelta(hours=1))
+        email = f"rehash-{uuid.uuid4().hex[:8]}@example.com"
+        bounds = {"concurrency": 1, "max_waiting": 1, "max_wait_seconds": 5}
+
+        async def login(hashing: PasswordHashing) -> str:
+            async with sessions() as session:
+                pair = await service.login(session=session, throttle=throttle, policy=policy,
+                                           hashing=hashing, email=email, password=PASSWORD,
+                                           client="203.0.113.10")  # fmt: skip
+            assert pair.access_token
+            async with sessions() as session:
+                user = await repository.get_user_by_email(session, email=email)
+                assert user is not None
+                return user.password_hash
+
+        try:
+            async with sessions() as session:
+                await service.ensure_admin(session=session, hashing=PasswordHashing(**bounds),
+                                           email=email, password=PASSWORD)  # fmt: skip
+                user = await repository.get_user_by_email(session, email=email)
+                assert user is not None
+                user.password_hash = old_hash
+                await session.commit()
+            kept = await login(FullForNewHashes(**bounds))
+            upgraded = await login(PasswordHashing(**bounds))
+        finally:
+            await cache.aclose()
+            await engine.dispose()
+        return kept, upgraded
+
+    kept, upgraded = asyncio.run(scenario())
+    assert kept == old_hash, "the shed upgrade must leave the stored hash as it was"
+    assert upgraded != old_hash
+    assert not security.needs_rehash(upgraded)
+    assert security.verify_password(upgraded, PASSWORD)
 
 
 STORM = 16

@@ -32,6 +32,9 @@ writer = importlib.import_module("report")
         ("postgres: sandbox ferretdb 127.0.0.1(55100) SELECT", "PostgreSQL (ferretdb)"),
         ("/usr/lib/postgresql/15/bin/postgres -D /data -p 55432", "PostgreSQL (server)"),
         ("postgres: checkpointer", "PostgreSQL (server)"),
+        ("postgres: sandbox users [local] idle", "PostgreSQL (users)"),
+        ("postgres: autovacuum worker catalog", "PostgreSQL (server)"),
+        ("postgres: logical replication launcher", "PostgreSQL (server)"),
         ("redis-server 127.0.0.1:56379", "Redis"),
         (
             "/work/.venv/bin/python3 /work/.venv/bin/locust -f loadtests/bench/locust_steps.py",

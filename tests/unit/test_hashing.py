@@ -4,8 +4,10 @@ waited too long, is shed with 503 and Retry-After, and nothing is left held."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from user_service import security
+from user_service.config import usable_cpus
 from user_service.hashing import HashingOverloaded, PasswordHashing
 
 
@@ -166,3 +169,17 @@ def test_real_hashes_verify_through_the_gate() -> None:
         return await bounded.verify(stored, "correct horse"), await bounded.verify(stored, "wrong")
 
     assert anyio.run(scenario) == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000\n", None), ("100000 100000\n", 1), ("150000 100000\n", 2), ("garbage", None)],
+)
+def test_the_default_concurrency_follows_the_cgroup_quota(
+    tmp_path: Path, cpu_max: str, expected: int | None
+) -> None:
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max)
+    cores = len(os.sched_getaffinity(0))
+    assert usable_cpus(path) == (cores if expected is None else min(cores, expected))
+    assert usable_cpus(tmp_path / "absent") == cores

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -9,14 +10,25 @@ from sandbox_common.settings import CommonSettings, EnvSettings
 from sandbox_common.topology import SERVICE_PORTS
 from user_service import security
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
-def usable_cpus() -> int:
-    """The cores this process may run on. (Here, not in user_service.hashing:
-    settings are read before prometheus-client may be imported.)"""
+
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: those it may run on, capped by its
+    cgroup's CPU quota (a container's CPU limit), at least one. (Here, not in
+    user_service.hashing: settings are read before prometheus-client may be
+    imported.)"""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota here
+    return max(1, cores)
 
 
 class UserDatabaseSettings(EnvSettings):
