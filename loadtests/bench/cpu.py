@@ -26,8 +26,8 @@ _PARTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), part)
     for pattern, part in (
         (r"sandbox-serve\s+(user|catalog|activity)\b", r"\1 service"),
-        (r"celery\b.*\bworker\b", "Celery worker"),
-        (r"celery\b.*\bbeat\b", "Celery beat"),
+        (r"(^|/)sandbox-worker\b|celery\b.*\bworker\b", "Celery worker"),
+        (r"(^|/)sandbox-beat\b|celery\b.*\bbeat\b", "Celery beat"),
         (r"(^|/)ferretdb\b", "FerretDB"),
         # A backend: "postgres: <user> <database> <host(port) or [local]> <state>".
         (r"^postgres: \S+ (\S+) (\[local\]|\S+\(\d+\))", r"PostgreSQL (\1)"),

@@ -26,6 +26,8 @@ writer = importlib.import_module("report")
         ("/work/.venv/bin/python3 /work/.venv/bin/sandbox-serve catalog", "catalog service"),
         ("/opt/venv/bin/python3 /opt/venv/bin/sandbox-serve user", "user service"),
         (".venv/bin/celery -A sandbox_worker.app worker --loglevel INFO", "Celery worker"),
+        ("/work/.venv/bin/python3 /work/.venv/bin/sandbox-worker", "Celery worker"),
+        ("/opt/venv/bin/python3 /opt/venv/bin/sandbox-beat", "Celery beat"),
         (".venv/bin/celery -A sandbox_worker.app beat -s x", "Celery beat"),
         ("/work/.tools/ferretdb/ferretdb --listen-addr=127.0.0.1:27017", "FerretDB"),
         ("postgres: sandbox catalog 127.0.0.1(55046) idle", "PostgreSQL (catalog)"),
