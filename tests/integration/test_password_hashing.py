@@ -26,7 +26,7 @@ from sqlalchemy.pool import QueuePool
 from sandbox_common.db import create_async_db, session_factory
 from tests.utils.api import eventually
 from tests.utils.databases import temporary_database
-from tests.utils.stack import free_port
+from tests.utils.stack import free_port, stack_module
 from user_service import repository, security, service
 from user_service.hashing import HashingOverloaded, PasswordHashing
 from user_service.schemas import UpdateMeRequest
@@ -34,6 +34,15 @@ from user_service.throttle import LoginThrottle
 
 T = TypeVar("T")
 PASSWORD = "a long enough password"
+
+
+def _policy(env: dict[str, str]) -> service.TokenPolicy:
+    """Tokens signed with the stack's key, for calling the service functions directly."""
+    signer = security.TokenSigner.from_files(
+        Path(env["SANDBOX_JWT_PRIVATE_KEY_FILE"]), previous_public_keys_file=None,
+        issuer="test", audience="test", ttl_seconds=900,
+    )  # fmt: skip
+    return service.TokenPolicy(signer=signer, refresh_ttl=timedelta(hours=1))
 
 
 class WatchedHashing(PasswordHashing):
@@ -67,11 +76,7 @@ def test_no_pooled_connection_is_held_while_hashing(env: dict[str, str], users_d
         throttle = LoginThrottle(cache, max_per_account=5, max_per_client=50, window_seconds=60)
         celery = Celery("hashing-test", broker="memory://")
         email = f"hashing-{uuid.uuid4().hex[:8]}@example.com"
-        signer = security.TokenSigner.from_files(
-            Path(env["SANDBOX_JWT_PRIVATE_KEY_FILE"]), previous_public_keys_file=None,
-            issuer="test", audience="test", ttl_seconds=900,
-        )  # fmt: skip
-        policy = service.TokenPolicy(signer=signer, refresh_ttl=timedelta(hours=1))
+        policy = _policy(env)
         try:
             async with sessions() as session:
                 assert await service.ensure_admin(session=session, hashing=watched,
@@ -126,11 +131,7 @@ def test_a_login_stands_when_upgrading_its_hash_is_shed(env: dict[str, str], use
         sessions = session_factory(engine)
         cache = aioredis.Redis.from_url(env["SANDBOX_REDIS_URL"])
         throttle = LoginThrottle(cache, max_per_account=5, max_per_client=50, window_seconds=60)
-        signer = security.TokenSigner.from_files(
-            Path(env["SANDBOX_JWT_PRIVATE_KEY_FILE"]), previous_public_keys_file=None,
-            issuer="test", audience="test", ttl_seconds=900,
-        )  # fmt: skip
-        policy = service.TokenPolicy(signer=signer, refresh_ttl=timedelta(hours=1))
+        policy = _policy(env)
         email = f"rehash-{uuid.uuid4().hex[:8]}@example.com"
         bounds = {"concurrency": 1, "max_waiting": 1, "max_wait_seconds": 5}
 
@@ -196,7 +197,9 @@ def test_a_login_storm_beyond_the_bounds_is_shed_with_retry_after(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        eventually(lambda: _ready(f"{base}/readyz"), timeout=60, what="user service")
+        eventually(
+            lambda: stack_module().http_ok(f"{base}/readyz"), timeout=60, what="user service"
+        )
         with httpx.Client(base_url=base, timeout=30) as client:
             email = f"storm-{uuid.uuid4().hex[:8]}@example.com"
             created = client.post("/api/v1/auth/register",
@@ -234,10 +237,3 @@ def test_a_login_storm_beyond_the_bounds_is_shed_with_retry_after(
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

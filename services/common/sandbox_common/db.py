@@ -41,12 +41,19 @@ class _MeasuredPool(AsyncAdaptedQueuePool):
 
     database = "unknown"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Looked up once: these are set at every hand-out and return.
+        self._in_use = metrics.DB_POOL_CONNECTIONS.labels(self.database, "in_use")
+        self._idle = metrics.DB_POOL_CONNECTIONS.labels(self.database, "idle")
+        self._waiting = metrics.DB_POOL_WAITING.labels(self.database)
+
     def publish(self) -> None:
-        metrics.DB_POOL_CONNECTIONS.labels(self.database, "in_use").set(self.checkedout())
-        metrics.DB_POOL_CONNECTIONS.labels(self.database, "idle").set(self.checkedin())
+        self._in_use.set(self.checkedout())
+        self._idle.set(self.checkedin())
 
     def _do_get(self) -> Any:
-        waiting = metrics.DB_POOL_WAITING.labels(self.database)
+        waiting = self._waiting
         waiting.inc()
         try:
             record = super()._do_get()
