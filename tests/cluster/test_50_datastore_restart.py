@@ -3,9 +3,11 @@ every event the API accepted is stored."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -93,13 +95,36 @@ def test_killing_the_mongo_pod_loses_no_accepted_event(
             if not missing:
                 break
         time.sleep(3)
-    assert not missing, f"{len(missing)} of {len(accepted)} accepted events were lost"
+    assert not missing, (
+        f"{len(missing)} of {len(accepted)} accepted events were lost\n"
+        + worker_log_summary(cluster)
+    )
     # A new pod (a StatefulSet's keeps its name, not its uid) on the same claim
     # and volume: the events from before the kill were on that volume.
     (restarted,) = cluster.pods("mongo")
     assert restarted["metadata"]["uid"] != mongo["metadata"]["uid"], "the pod was not replaced"
     assert data_claim(restarted) == claim
     assert cluster.get("pvc", claim)["spec"]["volumeName"] == volume
+
+
+def worker_log_summary(cluster: Cluster) -> str:
+    """What the worker said while the events went missing: lines by level and
+    message, and its last warnings and errors (retries, tasks given up)."""
+    logs = cluster.ns("logs", f"deploy/{cluster.release}-worker", "-c", "worker",
+                      "--since=10m", check=False)  # fmt: skip
+    counts: Counter[tuple[str, str]] = Counter()
+    notable: list[str] = []
+    for line in logs.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        level = str(entry.get("log.level", "?"))
+        counts[level, str(entry.get("message", ""))[:60]] += 1
+        if level in ("warning", "error", "critical"):
+            notable.append(line[:400])
+    summary = [f"{n} x {level}: {message}" for (level, message), n in counts.most_common(10)]
+    return "worker log, last 10 minutes:\n" + "\n".join(summary + notable[-8:])
 
 
 def data_claim(pod: dict[str, Any]) -> str:

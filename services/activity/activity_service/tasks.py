@@ -18,7 +18,7 @@ from activity_service import db, trending
 from activity_service.config import ActivityStoreSettings
 from activity_service.events import parse_events
 from sandbox_common import metrics
-from sandbox_common.celery import RETRY_OPTIONS, transient_errors
+from sandbox_common.celery import RETRY_OPTIONS, RETRY_UNTIL_DONE, transient_errors
 from sandbox_common.contract import Tasks
 from sandbox_common.logging import get_logger
 from sandbox_common.resources import PerProcess
@@ -34,7 +34,9 @@ class _Store:
         settings = ActivityStoreSettings()  # type: ignore[call-arg]
         self.retention_days = settings.activity_retention_days
         client: MongoClient[dict[str, Any]] = MongoClient(
-            settings.mongo_url, serverSelectionTimeoutMS=5000,
+            # A short connect timeout: after a restart the server may be at a
+            # new address, and each try at the old one waits this long.
+            settings.mongo_url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000,
             socketTimeoutMS=30000, tz_aware=True, appname="sandbox-worker",
         )  # fmt: skip
         self.events: Collection[dict[str, Any]] = client[settings.mongo_database][db.EVENTS]
@@ -76,14 +78,14 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
 
 
 @shared_task(name=Tasks.RECORD_EVENTS, autoretry_for=transient_errors(),
-             **RETRY_OPTIONS)  # fmt: skip
+             **RETRY_UNTIL_DONE)  # fmt: skip
 def record_events(events: list[dict[str, Any]], source: str = "task") -> None:
     source = source if source in ("api", "task") else "task"
     stored = insert_events(store.get().events, events, source=source)
     _log.info("events recorded", received=len(events), stored=stored)
 
 
-@shared_task(name=Tasks.ERASE_USER, autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.ERASE_USER, autoretry_for=transient_errors(), **RETRY_UNTIL_DONE)
 def erase_user(user_id: str) -> None:
     removed = store.get().events.delete_many({"user_id": user_id}).deleted_count
     _log.info("user activity erased", user_id=user_id, count=removed)

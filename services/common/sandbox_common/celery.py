@@ -237,10 +237,20 @@ def transient_errors() -> tuple[type[BaseException], ...]:
 
 
 # Options every writing task shares: retried with exponential backoff and full
-# jitter on transient errors only, never past the visibility timeout.
+# jitter on transient errors only, never past the visibility timeout. Ten
+# retries suit periodic work (relays, purges): the next tick does it again, and
+# a long outage does not pile up a retrying copy of every tick.
 RETRY_OPTIONS: dict[str, Any] = {
     "retry_backoff": 1,
     "retry_backoff_max": 60,
     "retry_jitter": True,
     "max_retries": 10,
 }
+
+# A task whose message is the only copy of its work (accepted events, an
+# erasure, a welcome) is retried until its dependency is back, a minute apart
+# at most: ten retries with full jitter can be spent in under a minute of a
+# datastore restart, and a task that gives up loses what was accepted. A long
+# outage shows as retries (`sandbox_celery_tasks_total{state="retried"}`) and
+# a growing queue, not as loss.
+RETRY_UNTIL_DONE: dict[str, Any] = {**RETRY_OPTIONS, "max_retries": None}

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Row, String, Uuid, delete, exists, literal, selec
 from sqlalchemy.dialects.postgresql import insert
 
 from sandbox_common import outbox
-from sandbox_common.celery import RETRY_OPTIONS, publish, transient_errors
+from sandbox_common.celery import RETRY_OPTIONS, RETRY_UNTIL_DONE, publish, transient_errors
 from sandbox_common.context import current_request_id
 from sandbox_common.contract import Tasks
 from sandbox_common.db import create_sync_db
@@ -33,7 +33,7 @@ def _engine_factory() -> Engine:
 engine = PerProcess(_engine_factory)
 
 
-@shared_task(name=Tasks.SEND_WELCOME, autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.SEND_WELCOME, autoretry_for=transient_errors(), **RETRY_UNTIL_DONE)
 def send_welcome(user_id: str) -> None:
     """Send the welcome notification once (the sandbox's mailbox is a table)."""
     uid = uuid.UUID(user_id)
@@ -58,7 +58,7 @@ def send_welcome(user_id: str) -> None:
         _log.info("welcome notification skipped: already sent or account gone", user_id=user_id)
 
 
-@shared_task(name=Tasks.ERASE_ACCOUNT, autoretry_for=transient_errors(), **RETRY_OPTIONS)
+@shared_task(name=Tasks.ERASE_ACCOUNT, autoretry_for=transient_errors(), **RETRY_UNTIL_DONE)
 def erase_account(user_id: str) -> None:
     """Delete the account (tokens and notifications cascade), then its activity."""
     uid = uuid.UUID(user_id)

@@ -1,0 +1,71 @@
+"""How long a task keeps trying: one whose message is the only copy of its work
+outlasts any outage of its dependency; periodic work keeps a bounded budget."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from celery import Celery
+from pymongo.errors import AutoReconnect
+
+from activity_service import tasks as activity_tasks
+from sandbox_common.contract import ActivityEvent, Tasks, record_events_kwargs
+
+# Tasks whose message is the only copy of their work: what they carry is lost
+# if they give up.
+CARRY_WORK = {Tasks.RECORD_EVENTS, Tasks.ERASE_USER, Tasks.ERASE_ACCOUNT, Tasks.SEND_WELCOME}
+
+
+@pytest.fixture(scope="module")
+def app() -> Celery:
+    from sandbox_worker.app import WorkerSettings, create_worker_app
+
+    return create_worker_app(
+        WorkerSettings(broker_url="redis://127.0.0.1:1/0", redis_url="redis://127.0.0.1:1/1")
+    )
+
+
+class _Events:
+    """A collection that is unreachable for its first ``failures`` writes."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts = 0
+        self.stored: list[dict[str, Any]] = []
+
+    def insert_many(self, documents: list[dict[str, Any]], ordered: bool = True) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise AutoReconnect("sandbox-mongo:27017: timed out")
+        self.stored.extend(documents)
+
+
+class _Store:
+    def __init__(self, events: _Events) -> None:
+        self.events = events
+
+
+def test_events_are_stored_after_an_outage_longer_than_ten_retries(
+    app: Celery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _Events(failures=15)
+    monkeypatch.setattr(activity_tasks.store, "get", lambda: _Store(events))
+    event = ActivityEvent.new(type="product.viewed", user_id=uuid.uuid4(), object_id=uuid.uuid4())
+    task = app.tasks[Tasks.RECORD_EVENTS]
+    result = task.apply(kwargs=record_events_kwargs([event]))  # retries run at once, in turn
+    assert result.successful(), result.traceback
+    assert events.attempts == 16
+    assert [doc["event_id"] for doc in events.stored] == [event.event_id]
+
+
+def test_tasks_that_carry_work_never_give_up_and_periodic_ones_do(app: Celery) -> None:
+    scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert not CARRY_WORK & scheduled
+    for name in CARRY_WORK:
+        assert app.tasks[name].max_retries is None, name
+        assert AutoReconnect in app.tasks[name].autoretry_for, name
+    for name in scheduled:
+        if name in app.tasks:
+            assert app.tasks[name].max_retries is not None, name
