@@ -212,6 +212,18 @@ def run(
     return result
 
 
+def stored_events(mongo_url: str, database: str) -> int | None:
+    """How many events activity's collection holds (None when it cannot be counted)."""
+    try:
+        client: MongoClient[dict[str, Any]] = MongoClient(mongo_url, serverSelectionTimeoutMS=3000)
+        try:
+            return client[database]["events"].count_documents({})
+        finally:
+            client.close()
+    except Exception:
+        return None
+
+
 def mongo_server_version(mongo_url: str) -> str:
     try:
         client: MongoClient[dict[str, Any]] = MongoClient(mongo_url, serverSelectionTimeoutMS=3000)

@@ -135,6 +135,9 @@ def run_mixed(report: Report, env: dict[str, str], results: Path) -> None:
     if cores >= 2 and not args.no_pin and shutil.which("taskset"):
         cpus = str(cores - 1)
     report.locust_cpus = cpus
+    report.events_before_mixed = ingest.stored_events(
+        env["SANDBOX_MONGO_URL"], env.get("SANDBOX_MONGO_DATABASE", "activity")
+    )
     steps, commands, starved = mixed.search(
         locust=str(BIN / "locust"),
         measure_seconds=args.step_measure,

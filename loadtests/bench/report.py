@@ -40,6 +40,7 @@ class Report:
     code: str = ""
     code_changes: list[str] = field(default_factory=list)
     chart: str = ""  # the mixed workload's curve (chart.py), beside the page
+    events_before_mixed: int | None = None  # activity's stored events when the steps began
 
 
 def render_read(report: Report) -> list[str]:
@@ -176,6 +177,14 @@ def render_mixed(report: Report) -> list[str]:
         f"once a pass and a failure bracket the limit, one midpoint is tried. {pin}",
         "",
     ]
+    if report.events_before_mixed is not None:
+        lines += [
+            f"Activity's events collection held {report.events_before_mixed:,} events when the "
+            "first step began, and every step adds to it. On FerretDB v1 each product-stats and "
+            "feed read scans the whole collection (see *What the profile shows*), so the same "
+            "step is slower on a fuller store.",
+            "",
+        ]
     if report.chart:
         lines += [
             f"![Rate and p95 against users, one line per bench run]({report.chart})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,21 +95,24 @@ async def feed(
 async def product_stats(
     *, events: AsyncCollection[dict[str, Any]], product_id: str
 ) -> ProductStats:
+    """Views, likes and distinct users from one pass over the product's events.
+
+    One pipeline, not one per figure: FerretDB v1 answers every filtered read
+    by scanning the whole collection (its indexes serve writes, not these
+    queries), so each pipeline costs a scan; grouping by type and user gives
+    all three figures from one.
+    """
     match = {"object_id": product_id, "type": {"$in": ["product.viewed", "product.liked"]}}
-    by_type = await (
-        await events.aggregate([{"$match": match}, {"$group": {"_id": "$type", "n": {"$sum": 1}}}])
-    ).to_list()
-    users = await (
-        await events.aggregate(
-            [{"$match": match}, {"$group": {"_id": "$user_id"}}, {"$count": "n"}]
-        )
-    ).to_list()
-    counts = {row["_id"]: row["n"] for row in by_type}
+    group = {"_id": {"type": "$type", "user_id": "$user_id"}, "n": {"$sum": 1}}
+    rows = await (await events.aggregate([{"$match": match}, {"$group": group}])).to_list()
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts[row["_id"]["type"]] += row["n"]
     return ProductStats(
         product_id=product_id,
-        views=counts.get("product.viewed", 0),
-        likes=counts.get("product.liked", 0),
-        unique_users=users[0]["n"] if users else 0,
+        views=counts["product.viewed"],
+        likes=counts["product.liked"],
+        unique_users=len({row["_id"]["user_id"] for row in rows}),
     )
 
 
