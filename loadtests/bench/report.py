@@ -10,7 +10,7 @@ from typing import Any
 
 from chart import KEEP_RUNS
 from ingest import IngestResult
-from runner import Outcome, WrkRun
+from runner import ROOT, Outcome, WrkRun
 from summary import Step, best_and_failed
 
 # Written by hand from loadtests/bench/profile_catalog.py; kept when the page is regenerated.
@@ -329,7 +329,7 @@ def render(report: Report) -> str:
         "`make seed`):",
         "",
         "```",
-        *report.commands,
+        *[command.replace(f"{ROOT}/", "") for command in report.commands],  # from the clone's root
         "```",
         "",
     ]

@@ -161,7 +161,8 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
         threads=1, connections=64, warmup="5s", repeat=1, duration="20s",
         step_measure=30.0, settle=10.0, p95_limit=100.0,
     )  # fmt: skip
-    report = writer.Report(args=args, facts={"CPU": "test"}, commands=["make bench"])
+    report = writer.Report(args=args, facts={"CPU": "test"},
+                           commands=["make bench", f"{runner.ROOT}/.venv/bin/locust -f x.py"])  # fmt: skip
     for key, rps, p99 in (("bare", 2000.0, 10.0), ("on", 1000.0, 20.0), ("off", 1100.0, 18.0)):
         scenario = next(s for s in runner.SCENARIOS if s.key == key)
         run = runner.WrkRun(rps, 1.0, 2.0, p99, 0, "")
@@ -187,6 +188,7 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
     assert "taskset -c 1" in text
     assert "`GET /slow` (900, 10.0 %)" in text
     assert "make bench" in text
+    assert "\n.venv/bin/locust -f x.py\n" in text  # paths from the clone's root, not this machine's
 
 
 def test_report_names_missing_figures() -> None:
