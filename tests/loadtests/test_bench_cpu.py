@@ -23,13 +23,13 @@ writer = importlib.import_module("report")
 @pytest.mark.parametrize(
     ("cmdline", "part"),
     [
-        ("/work/.venv/bin/python3 /work/.venv/bin/sandbox-serve catalog", "catalog service"),
+        ("/src/.venv/bin/python3 /src/.venv/bin/sandbox-serve catalog", "catalog service"),
         ("/opt/venv/bin/python3 /opt/venv/bin/sandbox-serve user", "user service"),
         (".venv/bin/celery -A sandbox_worker.app worker --loglevel INFO", "Celery worker"),
-        ("/work/.venv/bin/python3 /work/.venv/bin/sandbox-worker", "Celery worker"),
+        ("/src/.venv/bin/python3 /src/.venv/bin/sandbox-worker", "Celery worker"),
         ("/opt/venv/bin/python3 /opt/venv/bin/sandbox-beat", "Celery beat"),
         (".venv/bin/celery -A sandbox_worker.app beat -s x", "Celery beat"),
-        ("/work/.tools/ferretdb/ferretdb --listen-addr=127.0.0.1:27017", "FerretDB"),
+        ("/src/.tools/ferretdb/ferretdb --listen-addr=127.0.0.1:27017", "FerretDB"),
         ("postgres: sandbox catalog 127.0.0.1(55046) idle", "PostgreSQL (catalog)"),
         ("postgres: sandbox ferretdb 127.0.0.1(55100) SELECT", "PostgreSQL (ferretdb)"),
         ("/usr/lib/postgresql/15/bin/postgres -D /data -p 55432", "PostgreSQL (server)"),
@@ -39,7 +39,7 @@ writer = importlib.import_module("report")
         ("postgres: logical replication launcher", "PostgreSQL (server)"),
         ("redis-server 127.0.0.1:56379", "Redis"),
         (
-            "/work/.venv/bin/python3 /work/.venv/bin/locust -f loadtests/bench/locust_steps.py",
+            "/src/.venv/bin/python3 /src/.venv/bin/locust -f loadtests/bench/locust_steps.py",
             "Locust",
         ),
         ("/usr/bin/prometheus --config.file=x", "Prometheus and exporters"),
