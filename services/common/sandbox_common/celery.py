@@ -251,6 +251,7 @@ RETRY_OPTIONS: dict[str, Any] = {
 # erasure, a welcome) is retried until its dependency is back, a minute apart
 # at most: ten retries with full jitter can be spent in under a minute of a
 # datastore restart, and a task that gives up loses what was accepted. A long
-# outage shows as retries (`sandbox_celery_tasks_total{state="retried"}`) and
-# a growing queue, not as loss.
+# outage, or an error that never heals, shows as retries with no success
+# (`sandbox_celery_tasks_total{state="retried"}`, the alert
+# SandboxTaskRetryingWithoutSuccess), not as loss.
 RETRY_UNTIL_DONE: dict[str, Any] = {**RETRY_OPTIONS, "max_retries": None}
