@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from celery import Celery
 from pydantic import ValidationError
 
 from activity_service.events import parse_events
@@ -102,12 +103,8 @@ def test_task_names_are_spelled_only_in_the_contract() -> None:
     assert set(_task_names_spelled_out(contract)) == declared
 
 
-def test_every_declared_task_is_registered_by_the_worker() -> None:
-    from sandbox_worker.app import WorkerSettings, create_worker_app
-
-    app = create_worker_app(
-        WorkerSettings(broker_url="redis://127.0.0.1:1/0", redis_url="redis://127.0.0.1:1/1")
-    )
+def test_every_declared_task_is_registered_by_the_worker(worker_app: Celery) -> None:
+    app = worker_app
     declared = {v for k, v in vars(Tasks).items() if k.isupper()}
     assert declared <= set(app.tasks)
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}

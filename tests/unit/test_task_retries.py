@@ -18,15 +18,6 @@ from sandbox_common.contract import ActivityEvent, Tasks, record_events_kwargs
 CARRY_WORK = {Tasks.RECORD_EVENTS, Tasks.ERASE_USER, Tasks.ERASE_ACCOUNT, Tasks.SEND_WELCOME}
 
 
-@pytest.fixture(scope="module")
-def app() -> Celery:
-    from sandbox_worker.app import WorkerSettings, create_worker_app
-
-    return create_worker_app(
-        WorkerSettings(broker_url="redis://127.0.0.1:1/0", redis_url="redis://127.0.0.1:1/1")
-    )
-
-
 class _Events:
     """A collection that is unreachable for its first ``failures`` writes."""
 
@@ -48,19 +39,20 @@ class _Store:
 
 
 def test_events_are_stored_after_an_outage_longer_than_ten_retries(
-    app: Celery, monkeypatch: pytest.MonkeyPatch
+    worker_app: Celery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = _Events(failures=15)
     monkeypatch.setattr(activity_tasks.store, "get", lambda: _Store(events))
     event = ActivityEvent.new(type="product.viewed", user_id=uuid.uuid4(), object_id=uuid.uuid4())
-    task = app.tasks[Tasks.RECORD_EVENTS]
+    task = worker_app.tasks[Tasks.RECORD_EVENTS]
     result = task.apply(kwargs=record_events_kwargs([event]))  # retries run at once, in turn
     assert result.successful(), result.traceback
     assert events.attempts == 16
     assert [doc["event_id"] for doc in events.stored] == [event.event_id]
 
 
-def test_tasks_that_carry_work_never_give_up_and_periodic_ones_do(app: Celery) -> None:
+def test_tasks_that_carry_work_never_give_up_and_periodic_ones_do(worker_app: Celery) -> None:
+    app = worker_app
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert not CARRY_WORK & scheduled
     for name in CARRY_WORK:
