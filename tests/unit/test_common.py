@@ -253,3 +253,18 @@ def test_every_route_exports_its_5xx_counter_from_the_start() -> None:
             f'sandbox_http_requests_total{{method="POST",route="/api/v1/zero/things",'
             f'status_class="{cls}"}} 0.0' in text
         )
+
+
+def test_every_task_exports_its_retried_and_failed_counters_from_the_start() -> None:
+    """The worker starts every task's counter at 0 in each state: a first retry
+    exported at 1 would never show in rate(), and the alert on retries without
+    success found no series to read while nothing had retried."""
+    from prometheus_client import generate_latest
+
+    from sandbox_common.contract import TASK_NAMES
+
+    metrics.initialize_task_series(TASK_NAMES)
+    text = generate_latest().decode()
+    for name in TASK_NAMES:
+        for state in ("started", "succeeded", "failed", "retried"):
+            assert f'sandbox_celery_tasks_total{{state="{state}",task="{name}"}} 0.0' in text

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from activity_service.events import parse_events
 from catalog_service.service import like_event, view_event
-from sandbox_common.contract import ActivityEvent, Tasks, record_events_kwargs
+from sandbox_common.contract import TASK_NAMES, ActivityEvent, record_events_kwargs
 from sandbox_common.topology import PROCESS_PORTS
 from user_service.models import User
 from user_service.service import registered_event
@@ -99,13 +99,13 @@ def test_task_names_are_spelled_only_in_the_contract() -> None:
         if path != contract and (names := _task_names_spelled_out(path))
     }
     assert elsewhere == {}
-    declared = {v for k, v in vars(Tasks).items() if k.isupper()}
+    declared = set(TASK_NAMES)
     assert set(_task_names_spelled_out(contract)) == declared
 
 
 def test_every_declared_task_is_registered_by_the_worker(worker_app: Celery) -> None:
     app = worker_app
-    declared = {v for k, v in vars(Tasks).items() if k.isupper()}
+    declared = set(TASK_NAMES)
     assert declared <= set(app.tasks)
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert scheduled <= declared

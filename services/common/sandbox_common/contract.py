@@ -45,6 +45,8 @@ class Tasks:
     REDELIVER: Final = "sandbox.tasks.redeliver"
 
 
+TASK_NAMES: tuple[str, ...] = tuple(v for k, v in vars(Tasks).items() if k.isupper())
+
 EventType = Literal[
     "user.registered",
     "product.viewed",

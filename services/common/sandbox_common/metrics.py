@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -122,6 +122,7 @@ OUTBOX_OLDEST_AGE = Gauge(
 CELERY_TASKS = Counter(
     "sandbox_celery_tasks_total", "Celery task executions by state.", ["task", "state"]
 )
+CELERY_TASK_STATES = ("started", "succeeded", "failed", "retried")
 CELERY_TASK_DURATION = Histogram(
     "sandbox_celery_task_duration_seconds",
     "Run time of Celery tasks.",
@@ -159,6 +160,15 @@ def initialize_request_series(router: Any) -> None:
         for method in getattr(route, "methods", None) or ():
             for cls in STARTING_CLASSES:
                 HTTP_REQUESTS.labels(route.path, method, cls)
+
+
+def initialize_task_series(task_names: Iterable[str]) -> None:
+    """Every task's counter at 0 for each state, from the worker's start: the
+    first retry or failure of a task must show in rate() (see above), and an
+    alert on retries has a series to read while none has happened."""
+    for name in task_names:
+        for state in CELERY_TASK_STATES:
+            CELERY_TASKS.labels(name, state)
 
 
 # Metrics without labels have a sample in every process that imports this

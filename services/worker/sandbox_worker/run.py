@@ -18,6 +18,7 @@ from prometheus_client.registry import REGISTRY, Collector
 
 from sandbox_common import metrics
 from sandbox_common.celery import QUEUES
+from sandbox_common.contract import TASK_NAMES
 from sandbox_common.logging import configure_logging, get_logger
 from sandbox_common.metrics_server import serve_metrics
 from sandbox_common.timelimits import TimeLimits
@@ -68,6 +69,7 @@ def _settings(component: str) -> WorkerSettings:
 def worker() -> None:
     settings = _settings("worker")
     app = create_worker_app(settings)
+    metrics.initialize_task_series(TASK_NAMES)
     # Queue depth is exported by beat alone (one process), not once per worker replica.
     collector = QueueLengthCollector(settings.broker_url)
     # Consuming: started, not stopping, and its broker answers (a worker whose
