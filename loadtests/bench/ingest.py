@@ -3,8 +3,12 @@
 API path: concurrent clients POST /api/v1/activity/events (authenticated) to
 the running activity service; it batches a burst into one Celery task on
 Redis; the worker stores the batch with ``insert_many``. The figure is events
-per second *as stored*: from the first POST until the count of the run's
-events in MongoDB reaches the number the API accepted.
+per second *as stored*: from the first POST until the worker's counter of
+stored events (``sandbox_events_ingested_total`` on its /metrics) has grown by
+the number the API accepted, then confirmed by one count in MongoDB. Polling
+the count itself would scan the collection on FerretDB every time, and those
+scans would compete with the run for the same cores. The CPU every process
+spent over the same window is taken from ``/proc`` (cpu.py).
 
 Baseline: the documents the API path stored, read back, given fresh event ids
 and the baseline's own object id, then written with pymongo ``insert_many``
@@ -26,11 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cpu
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
-from summary import batches, per_second, percentile
+from summary import CpuUse, batches, per_second, percentile
 
-from sandbox_common.topology import local_url
+from sandbox_common.topology import WORKER_METRICS_PORT, local_url
+
+WORKER_METRICS_URL = f"http://127.0.0.1:{WORKER_METRICS_PORT}/metrics"
+STORED_COUNTER = "sandbox_events_ingested_total"
 
 BENCH_EMAIL = "bench-ingest@loadtest.example.com"
 # A bench fixture on the local stack, not a secret.
@@ -53,7 +62,7 @@ class IngestResult:
     raw_events: int = 0
     raw_seconds: float = 0.0
     raw_batch: int = 100
-    count_seconds: float = 0.0
+    cpu: CpuUse | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -122,24 +131,40 @@ async def _post_events(
 
 
 def _wait_for_count(
-    collection: Any, object_id: str, wanted: int, timeout: float, poll: float = 0.1
-) -> tuple[int, float, float]:
-    """Poll until ``wanted`` documents carry ``object_id``.
-
-    Returns the count, the monotonic time the count that saw it returned (so
-    the figure errs on the slow side) and the duration of the slowest count,
-    i.e. the resolution of the measurement.
-    """
+    collection: Any, object_id: str, wanted: int, timeout: float, poll: float = 0.5
+) -> int:
+    """Poll until ``wanted`` documents carry ``object_id``; the last count."""
     deadline = time.monotonic() + timeout
-    slowest = 0.0
     while True:
-        began = time.monotonic()
-        count = collection.count_documents({"object_id": object_id})
-        took = time.monotonic() - began
-        slowest = max(slowest, took)
-        if count >= wanted or began > deadline:
-            return count, began + took, slowest
+        count: int = collection.count_documents({"object_id": object_id})
+        if count >= wanted or time.monotonic() > deadline:
+            return count
         time.sleep(poll)
+
+
+def stored_so_far(http: httpx.Client, metrics_url: str) -> float:
+    """Events the worker has stored since it started, by its own counter."""
+    text = http.get(metrics_url).raise_for_status().text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == STORED_COUNTER
+    )
+
+
+def _wait_for_stored(
+    metrics_url: str, start: float, wanted: int, timeout: float, poll: float = 0.05
+) -> float | None:
+    """The monotonic time the worker's counter had grown by ``wanted`` since
+    ``start``, or None if it had not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5) as http:
+        while time.monotonic() < deadline:
+            if stored_so_far(http, metrics_url) - start >= wanted:
+                return time.monotonic()
+            time.sleep(poll)
+    return None
 
 
 def run(
@@ -153,6 +178,7 @@ def run(
     warmup: int = 200,
     batch: int = 100,
     settle_timeout: float = 180.0,
+    metrics_url: str = WORKER_METRICS_URL,
     say: Any = print,
 ) -> IngestResult:
     stamp = time.strftime("%Y%m%d%H%M%S")
@@ -169,6 +195,9 @@ def run(
         _wait_for_count(collection, warm_id, accepted, settle_timeout)
 
         say(f"ingestion: {events} events from {clients} concurrent clients")
+        with httpx.Client(timeout=5) as http:
+            start = stored_so_far(http, metrics_url)
+        before = cpu.snapshot()
         accepted, rejected, first, last, latencies = asyncio.run(
             _post_events(url, token, api_id, events, clients)
         )
@@ -176,18 +205,20 @@ def run(
         result.post_seconds = last - first
         result.post_p50_ms = percentile(latencies, 0.50)
         result.post_p99_ms = percentile(latencies, 0.99)
-        stored, done, result.count_seconds = _wait_for_count(
-            collection, api_id, accepted, settle_timeout
-        )
-        result.stored, result.stored_seconds = stored, done - first
-        result.complete = stored >= accepted
+        done = _wait_for_stored(metrics_url, start, accepted, settle_timeout)
+        after = cpu.snapshot()
+        result.stored = _wait_for_count(collection, api_id, accepted, settle_timeout)
+        result.complete = done is not None and result.stored >= accepted
+        if done is not None:
+            result.stored_seconds = done - first
+            result.cpu = CpuUse(done - first, tuple(cpu.usage(before, after).items()))
         if not result.complete:
             result.notes.append(
-                f"only {stored} of {accepted} accepted events were stored "
+                f"only {result.stored} of {accepted} accepted events were stored "
                 f"{settle_timeout:.0f} s after the last POST"
             )
         say(
-            f"  API: {stored} stored in {result.stored_seconds:.2f} s "
+            f"  API: {result.stored} stored in {result.stored_seconds:.2f} s "
             f"({result.api_rate:.0f} events/s; accepted {result.accept_rate:.0f}/s)"
         )
 

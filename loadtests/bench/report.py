@@ -11,7 +11,7 @@ from typing import Any
 from chart import KEEP_RUNS
 from ingest import IngestResult
 from runner import ROOT, Outcome, WrkRun
-from summary import Step, best_and_failed
+from summary import CpuUse, Step, best_and_failed
 
 # Written by hand from loadtests/bench/profile_catalog.py; kept when the page is regenerated.
 PROFILE_HEADING = "What the profile shows"
@@ -127,11 +127,12 @@ def render_ingest(report: Report) -> list[str]:
         f"bearer token) by {result.clients} concurrent clients (httpx, one process), "
         "after a warm-up. The API answers 202 once the event is on the broker; the",
         "service batches a burst into one Celery task, the worker stores it with",
-        "`insert_many`. **Stored events/s** = events counted in MongoDB (by the run's own",
-        "`object_id`, polled every 100 ms; one count took up to "
-        f"{result.count_seconds * 1000:.0f} ms on this server) / seconds from the first POST",
-        "until a count returned the number accepted. **Baseline**: the same stored documents "
-        "with fresh",
+        "`insert_many`. **Stored events/s** = events stored / seconds from the first POST",
+        "until the worker's counter of stored events (`sandbox_events_ingested_total`, read",
+        "from its /metrics every 50 ms) had grown by the number accepted; one count of the",
+        "run's `object_id` in MongoDB then confirmed them (polling that count would scan the",
+        "collection on FerretDB each time, on the same cores). **Baseline**: the same stored "
+        "documents with fresh",
         f"event ids, written by pymongo `insert_many` in batches of {result.raw_batch} "
         "(`ordered=False`) by one client into the same collection of the same server.",
         f"The run's documents were deleted afterwards (object ids `{result.run_id}-*`).",
@@ -151,6 +152,15 @@ def render_ingest(report: Report) -> list[str]:
         f"{result.rejected} POST(s) not accepted.",
     ]
     lines += [f"Note: {note}." for note in result.notes]
+    if result.cpu is not None and result.stored:
+        lines += cpu_table(
+            result.cpu,
+            result.stored,
+            "event",
+            f"Where the CPU went from the first POST until the {result.stored} events were "
+            f"stored ({result.cpu.seconds:.1f} s; CPU time from `/proc/<pid>/stat`, "
+            "loadtests/bench/cpu.py):",
+        )
     return [*lines, ""]
 
 
@@ -266,23 +276,32 @@ def render_cpu(step: Step) -> list[str]:
     use, aggregate = step.cpu, step.aggregate
     if use is None or aggregate is None or not aggregate.requests:
         return ["", f"(No CPU figures for the {step.users}-user step.)"]
-    lines = [
-        "",
+    return cpu_table(
+        use,
+        aggregate.requests,
+        "request",
         f"Where the CPU went while {step.users} users were held ({use.seconds:.0f} s, "
         f"{aggregate.requests} requests; CPU time from `/proc/<pid>/stat`, "
         "loadtests/bench/cpu.py):",
+    )
+
+
+def cpu_table(use: CpuUse, count: int, unit: str, heading: str) -> list[str]:
+    """CPU by part of the stack over a window, and per ``unit`` of ``count``."""
+    lines = [
         "",
-        "| process | CPU s | cores | CPU ms per request |",
+        heading,
+        "",
+        f"| process | CPU s | cores | CPU ms per {unit} |",
         "|---|---:|---:|---:|",
     ]
     for part, spent in use.by_part:
         lines.append(
-            f"| {part} | {spent:.1f} | {spent / use.seconds:.2f} "
-            f"| {use.ms_per_request(aggregate.requests, spent):.2f} |"
+            f"| {part} | {spent:.1f} | {spent / use.seconds:.2f} | {use.ms_per(count, spent):.2f} |"
         )
     lines.append(
         f"| **all** | {use.total:.1f} | {use.total / use.seconds:.2f} "
-        f"| **{use.ms_per_request(aggregate.requests):.2f}** |"
+        f"| **{use.ms_per(count):.2f}** |"
     )
     return lines
 

@@ -99,7 +99,7 @@ def parse_locust_failures(text: str) -> list[Failure]:
 
 @dataclass(frozen=True)
 class CpuUse:
-    """CPU seconds by part of the stack over a step's held window (cpu.py)."""
+    """CPU seconds by part of the stack over a measured window (cpu.py)."""
 
     seconds: float  # the window's length
     by_part: tuple[tuple[str, float], ...]  # most first
@@ -108,8 +108,9 @@ class CpuUse:
     def total(self) -> float:
         return sum(spent for _, spent in self.by_part)
 
-    def ms_per_request(self, requests: int, spent: float | None = None) -> float:
-        return 1000.0 * (self.total if spent is None else spent) / requests if requests else 0.0
+    def ms_per(self, count: int, spent: float | None = None) -> float:
+        """Milliseconds of CPU per unit of work (a request, an event)."""
+        return 1000.0 * (self.total if spent is None else spent) / count if count else 0.0
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,10 @@ writer = importlib.import_module("report")
             "Locust",
         ),
         ("/usr/bin/prometheus --config.file=x", "Prometheus and exporters"),
+        (
+            ".venv/bin/python loadtests/bench/bench.py --ingest-events 3000",
+            "bench (its HTTP clients)",
+        ),
         ("/usr/bin/bash -c sleep 1", None),
     ],
 )

@@ -258,3 +258,34 @@ def test_the_entry_point_keeps_its_options(capsys: pytest.CaptureFixture[str]) -
     options = capsys.readouterr().out
     for option in ("--duration", "--connections", "--only", "--skip", "--output"):
         assert option in options
+
+
+def test_stored_events_are_read_from_the_workers_counter() -> None:
+    import httpx
+
+    text = (
+        "# HELP sandbox_events_ingested_total Activity events stored, by type and path.\n"
+        "# TYPE sandbox_events_ingested_total counter\n"
+        'sandbox_events_ingested_total{source="api",type="product.viewed"} 120.0\n'
+        'sandbox_events_ingested_total{source="task",type="product.created"} 3.0\n'
+        'sandbox_events_ingested_created{source="api",type="product.viewed"} 1.7e9\n'
+        "sandbox_celery_tasks_total 9.0\n"
+    )
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text=text))
+    with httpx.Client(transport=transport) as http:
+        assert ingest.stored_so_far(http, "http://worker/metrics") == 123.0
+
+
+def test_the_page_shows_where_the_cpu_went_during_ingestion() -> None:
+    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    report = writer.Report(args=args, facts={})
+    report.ingest = ingest.IngestResult(
+        run_id="bench-x", clients=8, events=400, accepted=400, post_seconds=1.0,
+        stored_seconds=2.0, stored=400, complete=True, raw_events=400, raw_seconds=0.5,
+        cpu=summary.CpuUse(2.0, (("activity service", 0.8), ("FerretDB", 0.4))),
+    )  # fmt: skip
+    text = writer.render(report)
+    assert "until the 400 events were stored (2.0 s;" in text
+    assert "| process | CPU s | cores | CPU ms per event |" in text
+    assert "| activity service | 0.8 | 0.40 | 2.00 |" in text
+    assert "| **all** | 1.2 | 0.60 | **3.00** |" in text

@@ -63,9 +63,11 @@ def _parse_before(before: str) -> tuple[datetime, str]:
         raise BadCursor("Invalid before cursor") from exc
 
 
-async def feed(
-    *, events: AsyncCollection[dict[str, Any]], user_id: str, limit: int, before: str | None
-) -> EventPage:
+FEED_ORDER = [("occurred_at", -1), ("event_id", -1)]
+
+
+def feed_filter(user_id: str, before: str | None) -> dict[str, Any]:
+    """A user's events, those after the ``before`` cursor when one is given."""
     query: dict[str, Any] = {"user_id": user_id}
     if before is not None:
         at, event_id = _parse_before(before)
@@ -73,11 +75,13 @@ async def feed(
             {"occurred_at": {"$lt": at}},
             {"occurred_at": at, "event_id": {"$lt": event_id}},
         ]
-    cursor = (
-        events.find(query, {"_id": 0})
-        .sort([("occurred_at", -1), ("event_id", -1)])
-        .limit(limit + 1)
-    )
+    return query
+
+
+async def feed(
+    *, events: AsyncCollection[dict[str, Any]], user_id: str, limit: int, before: str | None
+) -> EventPage:
+    cursor = events.find(feed_filter(user_id, before), {"_id": 0}).sort(FEED_ORDER).limit(limit + 1)
     docs = await cursor.to_list(length=limit + 1)
     next_before = None
     if len(docs) > limit:
@@ -92,19 +96,24 @@ async def feed(
     return EventPage(items=items, next_before=next_before)
 
 
-async def product_stats(
-    *, events: AsyncCollection[dict[str, Any]], product_id: str
-) -> ProductStats:
-    """Views, likes and distinct users from one pass over the product's events.
+def stats_pipeline(product_id: str) -> list[dict[str, Any]]:
+    """A product's views and likes, counted by type and user.
 
-    One pipeline, not one per figure: FerretDB v1 answers every filtered read
-    by scanning the whole collection (its indexes serve writes, not these
-    queries), so each pipeline costs a scan; grouping by type and user gives
-    all three figures from one.
+    One pipeline, not one per figure: where the server reads the events by
+    scanning (FerretDB v1 without the GIN indexes the local stack adds, see
+    scripts/ferretdb/postgresql-indexes.sql), each pipeline costs a scan;
+    grouping by type and user gives all three figures from one.
     """
     match = {"object_id": product_id, "type": {"$in": ["product.viewed", "product.liked"]}}
     group = {"_id": {"type": "$type", "user_id": "$user_id"}, "n": {"$sum": 1}}
-    rows = await (await events.aggregate([{"$match": match}, {"$group": group}])).to_list()
+    return [{"$match": match}, {"$group": group}]
+
+
+async def product_stats(
+    *, events: AsyncCollection[dict[str, Any]], product_id: str
+) -> ProductStats:
+    """Views, likes and distinct users from one pass over the product's events."""
+    rows = await (await events.aggregate(stats_pipeline(product_id))).to_list()
     counts: Counter[str] = Counter()
     for row in rows:
         counts[row["_id"]["type"]] += row["n"]
