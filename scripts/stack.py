@@ -31,6 +31,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -619,12 +620,18 @@ def exporter_binaries() -> dict[str, Path]:
     }
 
 
-def chart_exporter_args(datastore: str) -> list[str]:
-    """The arguments the chart gives a datastore's exporter (its values.yaml)."""
+def chart_exporter(datastore: str) -> dict[str, Any]:
+    """How the chart runs a datastore's exporter (its values.yaml); empty for a
+    datastore the chart does not have (the local stack's one PostgreSQL)."""
     import yaml
 
     values = yaml.safe_load((ROOT / "deploy" / "helm" / "sandbox" / "values.yaml").read_text())
-    return list(values["datastores"][datastore]["exporter"].get("args") or [])
+    return dict(values["datastores"].get(datastore, {}).get("exporter", {}))
+
+
+def chart_exporter_args(datastore: str) -> list[str]:
+    """The arguments the chart gives a datastore's exporter."""
+    return list(chart_exporter(datastore).get("args") or [])
 
 
 def start_exporters(plan: Plan) -> None:
@@ -670,8 +677,11 @@ def prometheus_config(
         "scrape_configs:",
     ]
     for job, port in jobs.items():
+        lines.append(f"  - job_name: {job}")
+        if job in EXPORTERS:  # as often as the chart scrapes it, where it says
+            own = chart_exporter(job.removesuffix("-exporter")).get("scrapeInterval")
+            lines += [f"    scrape_interval: {own}"] if own else []
         lines += [
-            f"  - job_name: {job}",
             "    static_configs:",
             f"      - targets: ['127.0.0.1:{port}']",
             "        labels: {namespace: local}",

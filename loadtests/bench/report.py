@@ -190,9 +190,9 @@ def render_mixed(report: Report) -> list[str]:
     if report.events_before_mixed is not None:
         lines += [
             f"Activity's events collection held {report.events_before_mixed:,} events when the "
-            "first step began, and every step adds to it. On FerretDB v1 each product-stats and "
-            "feed read scans the whole collection (see *What the profile shows*), so the same "
-            "step is slower on a fuller store.",
+            "first step began, and every step adds to it. Trending reads every stored event of "
+            "its type on each run (see *What the profile shows*), so a fuller store leaves the "
+            "steps less CPU.",
             "",
         ]
     if report.chart:

@@ -70,7 +70,8 @@ class TestRetentionAndIndexes:
 
     def test_indexes(self) -> None:
         names = {m.document["name"] for m in db.index_models(expiry="ttl", retention_days=30)}
-        assert names == {"uq_event_id", "user_id_occurred_at", "object_id_type", db.TTL_INDEX}
+        assert names == {"uq_event_id", "user_id_occurred_at", "object_id_type",
+                         "type_occurred_at", db.TTL_INDEX}  # fmt: skip
         ttl = next(m.document for m in db.index_models(expiry="ttl", retention_days=2)
                    if m.document["name"] == db.TTL_INDEX)  # fmt: skip
         assert ttl["expireAfterSeconds"] == 2 * 86400

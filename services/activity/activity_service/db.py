@@ -35,6 +35,8 @@ def index_models(*, expiry: Expiry, retention_days: int) -> list[IndexModel]:
             name="user_id_occurred_at",
         ),
         IndexModel([("object_id", ASCENDING), ("type", ASCENDING)], name="object_id_type"),
+        # Trending: one type's events in a window.
+        IndexModel([("type", ASCENDING), ("occurred_at", DESCENDING)], name="type_occurred_at"),
     ]
     if expiry == "ttl":
         models.append(
