@@ -86,6 +86,25 @@ def test_trending_weights_likes_ranks_and_keeps_only_products() -> None:
     assert ranking == [{"product_id": b, "score": 7.0}, {"product_id": a, "score": 5.0}]
 
 
+def test_a_long_windows_ranking_is_computed_again_less_often() -> None:
+    """1h every run of a 30 s schedule; 24h after 12 min; 7d after 84 min."""
+    assert trending.stale_after("1h").total_seconds() == 30
+    assert trending.stale_after("24h").total_seconds() == 720
+    assert trending.stale_after("7d").total_seconds() == 5040
+    ranking = b'[{"product_id": "p", "score": 1.0}]'
+    for window, fresh_for in (("1h", 26), ("24h", 640), ("7d", 4530)):
+        ttl = trending.cache_ttl_seconds(window)
+        assert ttl >= 2 * trending.stale_after(window).total_seconds()
+        assert not trending.is_due(window, ranking, ttl - fresh_for)  # computed fresh_for s ago
+        assert trending.is_due(window, ranking, ttl - fresh_for - 10)
+
+
+def test_a_missing_or_empty_ranking_is_always_due() -> None:
+    assert trending.is_due("7d", None, -2)  # no key
+    assert trending.is_due("7d", b"[]", trending.cache_ttl_seconds("7d"))  # empty, just set
+    assert trending.is_due("7d", b'[{"product_id": "p", "score": 1.0}]', -1)  # no expiry
+
+
 class TestCatalogRules:
     def test_etags(self) -> None:
         tag = etag(b'{"id": 1}')

@@ -153,7 +153,7 @@ async def trending_products(
         ranking = await compute_trending(events, window)
         with contextlib.suppress(RedisError):
             await redis.set(trending.cache_key(window), orjson.dumps(ranking),
-                            ex=trending.CACHE_TTL_SECONDS)  # fmt: skip
+                            ex=trending.cache_ttl_seconds(window))  # fmt: skip
     top = ranking[:limit]
     found, degraded = await names.names([row["product_id"] for row in top])
     items = [TrendingItem(product_id=row["product_id"], name=found.get(row["product_id"]),

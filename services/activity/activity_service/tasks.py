@@ -96,15 +96,21 @@ def erase_user(user_id: str) -> None:
 def compute_trending() -> None:
     s = store.get()
     now = datetime.now(UTC)
+    computed = []
     for window in trending.WINDOWS:
+        key = trending.cache_key(window)
+        with s.redis.pipeline(transaction=False) as pipe:
+            cached, ttl_left = pipe.get(key).ttl(key).execute()
+        if not trending.is_due(window, cached, ttl_left):
+            continue
         results = {
             event_type: list(s.events.aggregate(pipeline))
             for event_type, pipeline in trending.pipelines(window, now=now).items()
         }
-        ranking = trending.combine(results)
-        s.redis.set(trending.cache_key(window), orjson.dumps(ranking),
-                    ex=trending.CACHE_TTL_SECONDS)  # fmt: skip
-    _log.info("trending computed")
+        s.redis.set(key, orjson.dumps(trending.combine(results)),
+                    ex=trending.cache_ttl_seconds(window))  # fmt: skip
+        computed.append(window)
+    _log.info("trending computed", windows=computed)
 
 
 def purge_older_than(events: Collection[dict[str, Any]], cutoff: datetime) -> int:
