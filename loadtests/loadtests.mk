@@ -79,7 +79,7 @@ scenario: venv ## Break it on purpose: steady load, one fault held and removed, 
 
 BENCH_DURATION ?= 20s
 BENCH_CONNECTIONS ?= 64
-BENCH_INGEST_EVENTS ?= 3000
+BENCH_INGEST_SECONDS ?= 10
 BENCH_INGEST_CLIENTS ?= 32
 BENCH_STEP_START ?= 20
 BENCH_STEP_MEASURE ?= 30
@@ -89,6 +89,6 @@ BENCH_ARGS ?=
 bench: venv ## Every figure against its baseline (needs make local-up, make seed, wrk): cached read vs bare ASGI, observability on/off, ingestion vs insert_many, mixed Locust capacity; writes docs/performance.md
 	@command -v wrk >/dev/null || { echo "error: wrk not found; install it (Debian: apt-get install wrk)" >&2; exit 1; }
 	$(PY) loadtests/bench/bench.py --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) \
-	  --ingest-events $(BENCH_INGEST_EVENTS) --ingest-clients $(BENCH_INGEST_CLIENTS) \
+	  --ingest-seconds $(BENCH_INGEST_SECONDS) --ingest-clients $(BENCH_INGEST_CLIENTS) \
 	  --step-start $(BENCH_STEP_START) --step-measure $(BENCH_STEP_MEASURE) \
 	  --output docs/performance.md $(BENCH_ARGS)

@@ -35,6 +35,7 @@ _PARTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(^|/)redis-server\b", "Redis"),
         (r"(^|/)locust\b", "Locust"),
         (r"(^|/)bench\.py\b", "bench (its HTTP clients)"),
+        (r"(^|/)wrk\b", "wrk"),
         (r"(^|/)prometheus\b|_exporter\b", "Prometheus and exporters"),
     )
 )

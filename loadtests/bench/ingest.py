@@ -1,14 +1,13 @@
 """Event ingestion end to end against raw ``insert_many`` into the same server.
 
-API path: concurrent clients POST /api/v1/activity/events (authenticated) to
+API path: wrk's concurrent connections POST /api/v1/activity/events (authenticated) to
 the running activity service; it batches a burst into one Celery task on
 Redis; the worker stores the batch with ``insert_many``. The figure is events
 per second *as stored*: from the first POST until the worker's counter of
 stored events (``sandbox_events_ingested_total`` on its /metrics) has grown by
-the number the API accepted, then confirmed by one count in MongoDB. Polling
-the count itself would scan the collection on FerretDB every time, and those
-scans would compete with the run for the same cores. The CPU every process
-spent over the same window is taken from ``/proc`` (cpu.py).
+the number the API accepted, then confirmed by one count in MongoDB (polling
+the count would load the server under test). The CPU every process spent over
+the same window is taken from ``/proc`` (cpu.py).
 
 Baseline: the documents the API path stored, read back, given fresh event ids
 and the baseline's own object id, then written with pymongo ``insert_many``
@@ -21,9 +20,12 @@ its documents at the end.
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
+import re
+import resource
 import secrets
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,12 +36,14 @@ import cpu
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
-from summary import CpuUse, batches, per_second, percentile
+from runner import ROOT, WrkRun, parse_wrk
+from summary import CpuUse, batches, per_second
 
 from sandbox_common.topology import WORKER_METRICS_PORT, local_url
 
 WORKER_METRICS_URL = f"http://127.0.0.1:{WORKER_METRICS_PORT}/metrics"
 STORED_COUNTER = "sandbox_events_ingested_total"
+POST_SCRIPT = Path(__file__).with_name("post_events.lua")
 
 BENCH_EMAIL = "bench-ingest@loadtest.example.com"
 # A bench fixture on the local stack, not a secret.
@@ -50,7 +54,7 @@ BENCH_PASSWORD = "bench-ingest-account-password"
 class IngestResult:
     run_id: str
     clients: int
-    events: int
+    seconds: float
     accepted: int = 0
     rejected: int = 0
     post_seconds: float = 0.0
@@ -95,39 +99,40 @@ def _token(user_url: str) -> str:
         return str(answer.json()["access_token"])
 
 
-async def _post_events(
-    url: str, token: str, object_id: str, count: int, clients: int
-) -> tuple[int, int, float, float, list[float]]:
-    """POST ``count`` events from ``clients`` concurrent connections.
+def post_command(url: str, seconds: float, clients: int) -> list[str]:
+    return ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s",
+            str(POST_SCRIPT.relative_to(ROOT)), url]  # fmt: skip
 
-    Returns accepted, rejected, the monotonic time of the first POST and of the
-    last answer, and the latency of every POST in milliseconds.
+
+def _post_events(
+    url: str, token: str, object_id: str, seconds: float, clients: int
+) -> tuple[int, int, float, float, WrkRun, float]:
+    """POST events for ``seconds`` from ``clients`` concurrent connections with
+    wrk (one thread, post_events.lua): a load generator that costs the machine
+    little, where one Python client (httpx) took more CPU than the service it
+    drove.
+
+    Returns accepted, rejected, the monotonic time wrk started and the time it
+    sent its last request (its start plus the duration it reports), wrk's
+    figures (latency percentiles) and the CPU seconds wrk used (it has ended
+    before the window's last snapshot, so cpu.py cannot see it).
     """
     body = {"type": "product.viewed", "object_id": object_id, "metadata": {"source": "bench"}}
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    remaining = count
-    outcome = {"accepted": 0, "rejected": 0}
-    latencies: list[float] = []
-    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as http:
-
-        async def client() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                began = time.perf_counter()
-                try:
-                    answer = await http.post(url, json=body)
-                    ok = answer.status_code == 202
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - began) * 1000)
-                outcome["accepted" if ok else "rejected"] += 1
-
-        first = time.monotonic()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        last = time.monotonic()
-    return outcome["accepted"], outcome["rejected"], first, last, latencies
+    env = {**os.environ, "BENCH_BODY": json.dumps(body), "BENCH_TOKEN": token}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    first = time.monotonic()
+    done = subprocess.run(  # noqa: S603
+        post_command(url, seconds, clients), env=env, cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    run = parse_wrk(done.stdout)
+    sent = re.search(r"(\d+) requests in ([\d.]+)s", done.stdout)
+    if not sent:
+        raise ValueError(f"wrk printed no request count:\n{done.stdout}")
+    answered, took = int(sent.group(1)), float(sent.group(2))
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
+    return answered - run.errors, run.errors, first, first + took, run, wrk_cpu
 
 
 def _wait_for_count(
@@ -173,9 +178,9 @@ def run(
     activity_url: str,
     mongo_url: str,
     database: str,
-    events: int,
+    seconds: float,
     clients: int,
-    warmup: int = 200,
+    warmup: float = 2.0,
     batch: int = 100,
     settle_timeout: float = 180.0,
     metrics_url: str = WORKER_METRICS_URL,
@@ -184,34 +189,34 @@ def run(
     stamp = time.strftime("%Y%m%d%H%M%S")
     run_id = f"bench-{stamp}-{secrets.token_hex(3)}"
     api_id, raw_id, warm_id = f"{run_id}-api", f"{run_id}-raw", f"{run_id}-warm"
-    result = IngestResult(run_id=run_id, clients=clients, events=events, raw_batch=batch)
+    result = IngestResult(run_id=run_id, clients=clients, seconds=seconds, raw_batch=batch)
     mongo: MongoClient[dict[str, Any]] = MongoClient(mongo_url, tz_aware=True)
     collection = mongo[database]["events"]
     url = f"{activity_url}/api/v1/activity/events"
     try:
         token = _token(user_url)
-        say(f"ingestion: warm-up, {warmup} events")
-        accepted, _, _, _, _ = asyncio.run(_post_events(url, token, warm_id, warmup, clients))
+        say(f"ingestion: warm-up, {warmup:g} s")
+        accepted, *_ = _post_events(url, token, warm_id, warmup, clients)
         _wait_for_count(collection, warm_id, accepted, settle_timeout)
 
-        say(f"ingestion: {events} events from {clients} concurrent clients")
+        say(f"ingestion: {seconds:g} s of POSTs over {clients} connections (wrk)")
         with httpx.Client(timeout=5) as http:
             start = stored_so_far(http, metrics_url)
         before = cpu.snapshot()
-        accepted, rejected, first, last, latencies = asyncio.run(
-            _post_events(url, token, api_id, events, clients)
+        accepted, rejected, first, last, run, wrk_cpu = _post_events(
+            url, token, api_id, seconds, clients
         )
         result.accepted, result.rejected = accepted, rejected
         result.post_seconds = last - first
-        result.post_p50_ms = percentile(latencies, 0.50)
-        result.post_p99_ms = percentile(latencies, 0.99)
+        result.post_p50_ms, result.post_p99_ms = run.p50_ms, run.p99_ms
         done = _wait_for_stored(metrics_url, start, accepted, settle_timeout)
         after = cpu.snapshot()
         result.stored = _wait_for_count(collection, api_id, accepted, settle_timeout)
         result.complete = done is not None and result.stored >= accepted
         if done is not None:
             result.stored_seconds = done - first
-            result.cpu = CpuUse(done - first, tuple(cpu.usage(before, after).items()))
+            spent = {**cpu.usage(before, after), "wrk (the load generator)": wrk_cpu}
+            result.cpu = CpuUse(done - first, tuple(sorted(spent.items(), key=lambda i: -i[1])))
         if not result.complete:
             result.notes.append(
                 f"only {result.stored} of {accepted} accepted events were stored "
@@ -289,7 +294,7 @@ if __name__ == "__main__":  # pragma: no cover - manual use
             activity_url=local_url("activity"),
             mongo_url=os.environ["SANDBOX_MONGO_URL"],
             database=os.environ.get("SANDBOX_MONGO_DATABASE", "activity"),
-            events=1000,
+            seconds=10.0,
             clients=16,
         )
     )

@@ -108,13 +108,14 @@ def refill_cache(redis_url: str, product_id: str, catalog_url: str) -> None:
 
 def run_ingest(report: Report, env: dict[str, str]) -> None:
     args = report.args
+    activity_url = env.get("SANDBOX_ACTIVITY_URL", local_url("activity")).rstrip("/")
     try:
         report.ingest = ingest.run(
             user_url=env.get("SANDBOX_USER_URL", local_url("user")).rstrip("/"),
-            activity_url=env.get("SANDBOX_ACTIVITY_URL", local_url("activity")).rstrip("/"),
+            activity_url=activity_url,
             mongo_url=env["SANDBOX_MONGO_URL"],
             database=env.get("SANDBOX_MONGO_DATABASE", "activity"),
-            events=args.ingest_events,
+            seconds=args.ingest_seconds,
             clients=args.ingest_clients,
             say=say,
         )
@@ -122,10 +123,13 @@ def run_ingest(report: Report, env: dict[str, str]) -> None:
         report.ingest_error = f"{error.__class__.__name__}: {error}"
         report.missing.append(f"event ingestion: {report.ingest_error}")
         say(f"ingestion failed: {report.ingest_error}")
-    report.commands.append(
-        "# event ingestion (in bench.py, loadtests/bench/ingest.py): "
-        f"{args.ingest_events} events, {args.ingest_clients} clients"
+    command = ingest.post_command(
+        f"{activity_url}/api/v1/activity/events", args.ingest_seconds, args.ingest_clients
     )
+    report.commands += [
+        "# event ingestion (in bench.py, loadtests/bench/ingest.py), its POSTs:",
+        "BENCH_BODY='<event JSON>' BENCH_TOKEN='<bearer token>' " + shlex.join(command),
+    ]
 
 
 def run_mixed(report: Report, env: dict[str, str], results: Path) -> None:

@@ -123,16 +123,16 @@ def render_ingest(report: Report) -> list[str]:
     if result is None:
         return [*lines, f"Not measured: {report.ingest_error or 'skipped'}.", ""]
     lines += [
-        f"{result.events} events POSTed to `/api/v1/activity/events` (one bench account, "
-        f"bearer token) by {result.clients} concurrent clients (httpx, one process), "
+        f"Events POSTed to `/api/v1/activity/events` for {result.seconds:g} s (one bench "
+        f"account, bearer token) over {result.clients} concurrent connections (wrk, one thread, "
+        "loadtests/bench/post_events.lua), "
         "after a warm-up. The API answers 202 once the event is on the broker; the",
         "service batches a burst into one Celery task, the worker stores it with",
         "`insert_many`. **Stored events/s** = events stored / seconds from the first POST",
         "until the worker's counter of stored events (`sandbox_events_ingested_total`, read",
         "from its /metrics every 50 ms) had grown by the number accepted; one count of the",
-        "run's `object_id` in MongoDB then confirmed them (polling that count would scan the",
-        "collection on FerretDB each time, on the same cores). **Baseline**: the same stored "
-        "documents with fresh",
+        "run's `object_id` in MongoDB then confirmed them (polling that count would load the",
+        "server under test). **Baseline**: the same stored documents with fresh",
         f"event ids, written by pymongo `insert_many` in batches of {result.raw_batch} "
         "(`ordered=False`) by one client into the same collection of the same server.",
         f"The run's documents were deleted afterwards (object ids `{result.run_id}-*`).",

@@ -168,7 +168,7 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
         run = runner.WrkRun(rps, 1.0, 2.0, p99, 0, "")
         report.outcomes[key] = runner.Outcome(scenario, [run])
     report.ingest = ingest.IngestResult(
-        run_id="bench-x", clients=8, events=100, accepted=100, post_seconds=1.0,
+        run_id="bench-x", clients=8, seconds=1.0, accepted=100, post_seconds=1.0,
         stored_seconds=2.0, stored=100, complete=True, raw_events=100, raw_seconds=0.5,
     )  # fmt: skip
     slow = summary.RouteFigures("GET /slow", 100, 0, 900)
@@ -280,7 +280,7 @@ def test_the_page_shows_where_the_cpu_went_during_ingestion() -> None:
     args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
     report = writer.Report(args=args, facts={})
     report.ingest = ingest.IngestResult(
-        run_id="bench-x", clients=8, events=400, accepted=400, post_seconds=1.0,
+        run_id="bench-x", clients=8, seconds=1.0, accepted=400, post_seconds=1.0,
         stored_seconds=2.0, stored=400, complete=True, raw_events=400, raw_seconds=0.5,
         cpu=summary.CpuUse(2.0, (("activity service", 0.8), ("FerretDB", 0.4))),
     )  # fmt: skip
