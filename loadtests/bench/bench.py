@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="wrk threads (default: wrk's CPUs)")
     parser.add_argument("--port", type=int, default=18200, help="port of the server under test")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    parser.add_argument("--ingest-seconds", type=float, default=10.0)
+    parser.add_argument("--ingest-seconds", type=int, default=10, help="wrk takes whole seconds")
     parser.add_argument("--ingest-clients", type=int, default=32)
     parser.add_argument(
         "--step-measure", type=float, default=30.0, help="s measured per step, after settling"

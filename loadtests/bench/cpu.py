@@ -34,7 +34,7 @@ _PARTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(^|/)(postgres|postmaster)\b", "PostgreSQL (server)"),
         (r"(^|/)redis-server\b", "Redis"),
         (r"(^|/)locust\b", "Locust"),
-        (r"(^|/)bench\.py\b", "bench (its HTTP clients)"),
+        (r"(^|/)bench\.py\b", "bench (its own process)"),
         (r"(^|/)wrk\b", "wrk"),
         (r"(^|/)prometheus\b|_exporter\b", "Prometheus and exporters"),
     )

@@ -114,8 +114,9 @@ def _post_events(
 
     Returns accepted, rejected, the monotonic time wrk started and the time it
     sent its last request (its start plus the duration it reports), wrk's
-    figures (latency percentiles) and the CPU seconds wrk used (it has ended
-    before the window's last snapshot, so cpu.py cannot see it).
+    figures (latency percentiles) and the CPU seconds wrk used, from its
+    rusage (it has ended before the window's last snapshot, so cpu.py's
+    reading of /proc cannot see it).
     """
     body = {"type": "product.viewed", "object_id": object_id, "metadata": {"source": "bench"}}
     env = {**os.environ, "BENCH_BODY": json.dumps(body), "BENCH_TOKEN": token}
@@ -215,7 +216,7 @@ def run(
         result.complete = done is not None and result.stored >= accepted
         if done is not None:
             result.stored_seconds = done - first
-            spent = {**cpu.usage(before, after), "wrk (the load generator)": wrk_cpu}
+            spent = {**cpu.usage(before, after), "wrk": wrk_cpu}
             result.cpu = CpuUse(done - first, tuple(sorted(spent.items(), key=lambda i: -i[1])))
         if not result.complete:
             result.notes.append(

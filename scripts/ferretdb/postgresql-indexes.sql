@@ -10,8 +10,8 @@
 -- they do on MongoDB. FerretDB neither knows nor needs to know of them: they
 -- go when its table goes.
 --
--- Applied by the local stack to FerretDB's database (scripts/stack.py), as its
--- owner; idempotent. An event trigger covers indexes FerretDB creates later,
+-- Applied by the local stack to FerretDB's database (scripts/stack.py), as the
+-- superuser it runs PostgreSQL with (an event trigger needs one); idempotent. An event trigger covers indexes FerretDB creates later,
 -- the last statement the ones that exist already.
 
 CREATE OR REPLACE FUNCTION sandbox_gin_beside(btree regclass) RETURNS void
@@ -31,6 +31,7 @@ BEGIN
       JOIN pg_class t ON t.oid = i.indrelid
       JOIN pg_am am ON am.oid = c.relam
      WHERE i.indexrelid = btree AND am.amname = 'btree'
+       AND NOT i.indisunique  -- _id, event_id: written, not read by equality here
        AND t.relname NOT LIKE '\_ferretdb\_%';  -- its own metadata, read by key
     IF field IS NULL THEN
         RETURN;

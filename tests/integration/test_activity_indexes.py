@@ -48,7 +48,7 @@ def database(env: dict[str, str]) -> Iterator[Database[dict[str, Any]]]:
         [
             {
                 "event_id": str(uuid.uuid4()),
-                "type": "product.viewed" if n % 20 else "product.liked",
+                "type": "product.viewed" if n % 200 else "product.liked",
                 "user_id": f"user-{n % USERS}",
                 "object_id": f"product-{n % PRODUCTS}",
                 "occurred_at": now - timedelta(seconds=n),
@@ -103,8 +103,8 @@ def test_a_users_feed_is_read_through_an_index(database: Database[dict[str, Any]
 def test_trending_reads_the_likes_in_a_window_through_an_index(
     database: Database[dict[str, Any]],
 ) -> None:
-    """Likes are a small share of the events (here one in twenty); views are
-    most of them, and a server may rightly scan for those."""
+    """Likes are a small share of the events (here one in two hundred); views
+    are most of them, and a server may rightly scan for those."""
     pipeline = trending.pipelines("24h", now=datetime.now(UTC))["product.liked"]
     plan = database.command("explain", {"aggregate": db.EVENTS, "pipeline": pipeline, "cursor": {}})
     assert _read_by_index(plan), json.dumps(plan, default=str)[:4000]

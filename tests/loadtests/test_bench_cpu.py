@@ -45,7 +45,7 @@ writer = importlib.import_module("report")
         ("/usr/bin/prometheus --config.file=x", "Prometheus and exporters"),
         (
             ".venv/bin/python loadtests/bench/bench.py --ingest-seconds 10",
-            "bench (its HTTP clients)",
+            "bench (its own process)",
         ),
         ("wrk -t1 -c32 -d120s --latency -s loadtests/bench/post_events.lua http://x", "wrk"),
         ("/usr/bin/bash -c sleep 1", None),

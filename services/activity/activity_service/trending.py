@@ -23,6 +23,11 @@ CANDIDATES_PER_TYPE = 200
 # filters by time itself), recomputing the long windows every 30 s cost a
 # sixth of a core on an idle stack.
 STALE_AFTER_SHARE = 1 / 120
+# A ranking's age is read from its cache entry's TTL, so it counts from when the
+# last run wrote it, after its queries; a run may also start late behind queued
+# tasks. A ranking this close to its refresh age is due already, so the 1h one
+# is computed at every 30 s run.
+AGE_SLACK_SECONDS = 10
 # An empty ranking is always stale: nothing is lost by looking again, and a
 # fresh store's first events show at once.
 EMPTY = b"[]"
@@ -41,12 +46,11 @@ def cache_ttl_seconds(window: str) -> int:
 def is_due(window: str, cached: bytes | None, ttl_left: int) -> bool:
     """Whether the scheduled task should compute ``window``'s ranking again,
     given the cached one and its remaining time to live (Redis TTL: negative
-    when there is none). A run that comes a little early still counts: the
-    ranking is due once 90 % of its refresh age has passed."""
+    when there is none)."""
     if cached is None or cached == EMPTY or ttl_left < 0:
         return True
     age = cache_ttl_seconds(window) - ttl_left
-    return age >= 0.9 * stale_after(window).total_seconds()
+    return age >= stale_after(window).total_seconds() - AGE_SLACK_SECONDS
 
 
 def _is_product_id(value: object) -> bool:
