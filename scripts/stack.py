@@ -620,13 +620,20 @@ def exporter_binaries() -> dict[str, Path]:
     }
 
 
+@functools.cache
+def _chart_values() -> dict[str, Any]:
+    import yaml
+
+    values: dict[str, Any] = yaml.safe_load(
+        (ROOT / "deploy" / "helm" / "sandbox" / "values.yaml").read_text()
+    )
+    return values
+
+
 def chart_exporter(datastore: str) -> dict[str, Any]:
     """How the chart runs a datastore's exporter (its values.yaml); empty for a
     datastore the chart does not have (the local stack's one PostgreSQL)."""
-    import yaml
-
-    values = yaml.safe_load((ROOT / "deploy" / "helm" / "sandbox" / "values.yaml").read_text())
-    return dict(values["datastores"].get(datastore, {}).get("exporter", {}))
+    return dict(_chart_values()["datastores"].get(datastore, {}).get("exporter", {}))
 
 
 def chart_exporter_args(datastore: str) -> list[str]:

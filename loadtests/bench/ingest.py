@@ -160,16 +160,16 @@ def stored_so_far(http: httpx.Client, metrics_url: str) -> float:
 
 
 def _wait_for_stored(
-    metrics_url: str, start: float, wanted: int, timeout: float, poll: float = 0.05
-) -> float | None:
+    http: httpx.Client, metrics_url: str, start: float, wanted: int, timeout: float,
+    poll: float = 0.05,
+) -> float | None:  # fmt: skip
     """The monotonic time the worker's counter had grown by ``wanted`` since
     ``start``, or None if it had not within ``timeout``."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=5) as http:
-        while time.monotonic() < deadline:
-            if stored_so_far(http, metrics_url) - start >= wanted:
-                return time.monotonic()
-            time.sleep(poll)
+    while time.monotonic() < deadline:
+        if stored_so_far(http, metrics_url) - start >= wanted:
+            return time.monotonic()
+        time.sleep(poll)
     return None
 
 
@@ -192,6 +192,7 @@ def run(
     api_id, raw_id, warm_id = f"{run_id}-api", f"{run_id}-raw", f"{run_id}-warm"
     result = IngestResult(run_id=run_id, clients=clients, seconds=seconds, raw_batch=batch)
     mongo: MongoClient[dict[str, Any]] = MongoClient(mongo_url, tz_aware=True)
+    worker = httpx.Client(timeout=5)
     collection = mongo[database]["events"]
     url = f"{activity_url}/api/v1/activity/events"
     try:
@@ -201,8 +202,7 @@ def run(
         _wait_for_count(collection, warm_id, accepted, settle_timeout)
 
         say(f"ingestion: {seconds:g} s of POSTs over {clients} connections (wrk)")
-        with httpx.Client(timeout=5) as http:
-            start = stored_so_far(http, metrics_url)
+        start = stored_so_far(worker, metrics_url)
         before = cpu.snapshot()
         accepted, rejected, first, last, run, wrk_cpu = _post_events(
             url, token, api_id, seconds, clients
@@ -210,7 +210,7 @@ def run(
         result.accepted, result.rejected = accepted, rejected
         result.post_seconds = last - first
         result.post_p50_ms, result.post_p99_ms = run.p50_ms, run.p99_ms
-        done = _wait_for_stored(metrics_url, start, accepted, settle_timeout)
+        done = _wait_for_stored(worker, metrics_url, start, accepted, settle_timeout)
         after = cpu.snapshot()
         result.stored = _wait_for_count(collection, api_id, accepted, settle_timeout)
         result.complete = done is not None and result.stored >= accepted
@@ -246,6 +246,7 @@ def run(
         removed = collection.delete_many({"object_id": {"$in": [api_id, raw_id, warm_id]}})
         say(f"ingestion: removed the run's {removed.deleted_count} documents")
         mongo.close()
+        worker.close()
     return result
 
 

@@ -11,8 +11,9 @@
 -- go when its table goes.
 --
 -- Applied by the local stack to FerretDB's database (scripts/stack.py), as the
--- superuser it runs PostgreSQL with (an event trigger needs one); idempotent. An event trigger covers indexes FerretDB creates later,
--- the last statement the ones that exist already.
+-- superuser it runs PostgreSQL with (an event trigger needs one); idempotent.
+-- An event trigger covers indexes FerretDB creates later, the last statement
+-- the ones that exist already.
 
 CREATE OR REPLACE FUNCTION sandbox_gin_beside(btree regclass) RETURNS void
 LANGUAGE plpgsql AS $$
