@@ -3,6 +3,7 @@ running catalog service, its PostgreSQL and its Redis cache."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -213,6 +214,63 @@ class TestProductRead:
 
     def test_unknown_is_404(self, catalog_api: httpx.Client) -> None:
         assert_error(catalog_api.get(f"/api/v1/products/{uuid.uuid4()}"), 404)
+
+
+class TestProductReadPaths:
+    """A read of a canonical id is answered before FastAPI's routing
+    (catalog_service/product_reads.py); the same id in capitals is not, and
+    FastAPI's route answers it. Both must give the same answers."""
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> tuple[Any, ...]:
+        headers: dict[str, str | None] = {k: response.headers.get(k) for k in
+                   ("content-type", "content-length", "etag", "cache-control", "www-authenticate")}  # fmt: skip
+        body = response.json() if response.content else None
+        if isinstance(body, dict):
+            assert (
+                body.pop("request_id", response.headers["x-request-id"])
+                == response.headers["x-request-id"]
+            )
+        return response.status_code, tuple(headers.items()), json.dumps(body, sort_keys=True)
+
+    def test_both_paths_answer_alike(self, catalog_api: httpx.Client, admin: Account) -> None:
+        product = create_product(catalog_api, admin)
+        canonical = f"/api/v1/products/{product['id']}"
+        other = canonical.upper().replace("/API/V1/PRODUCTS/", "/api/v1/products/")
+        first = catalog_api.get(canonical)
+        tag = first.headers["etag"]
+        cases: list[dict[str, Any]] = [
+            {},
+            {"headers": {"If-None-Match": tag}},
+            {"headers": {"If-None-Match": '"other", W/' + tag}},
+            {"headers": {"Authorization": "Bearer not.a.token"}},
+            {"headers": {"Authorization": "Basic dXNlcjpwdw=="}},
+            {"headers": admin.headers},
+        ]
+        for case in cases:
+            answers = {self._answer(catalog_api.get(path, **case)) for path in (canonical, other)}  # type: ignore[arg-type]
+            assert len(answers) == 1, (case, answers)
+        unknown = uuid.uuid4()
+        answers = {self._answer(catalog_api.get(f"/api/v1/products/{i}")) for i in
+                   (str(unknown), str(unknown).upper())}  # fmt: skip
+        assert [a[0] for a in answers] == [404]
+
+    def test_a_read_before_routing_is_counted_under_its_route(
+        self, catalog_api: httpx.Client, admin: Account
+    ) -> None:
+        def reads() -> float:
+            text = catalog_api.get("/metrics").text
+            line = next(line for line in text.splitlines() if line.startswith(
+                'sandbox_http_requests_total{') and 'route="/api/v1/products/{product_id}"' in line
+                and 'method="GET"' in line and 'status_class="2xx"' in line)  # fmt: skip
+            return float(line.rsplit(" ", 1)[1])
+
+        product = create_product(catalog_api, admin)
+        catalog_api.get(f"/api/v1/products/{product['id']}")  # now in the cache
+        before = reads()
+        for _ in range(3):
+            assert catalog_api.get(f"/api/v1/products/{product['id']}").status_code == 200
+        assert reads() - before == 3
 
 
 class TestProductList:

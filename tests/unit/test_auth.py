@@ -76,6 +76,53 @@ def test_bad_tokens_are_unauthorized(token: str) -> None:
     assert raised.value.headers == {"WWW-Authenticate": "Bearer"}
 
 
+class TestVerifiedTokens:
+    """A token verified once is taken again without a signature check, but
+    never past its expiry or the key that verified it."""
+
+    def test_a_verified_token_is_not_decoded_again(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        decodes = []
+        real = jwt.decode
+        monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real(*a, **k))
+        check = verifier()
+        token = tokens.sign(KEY, KID, tokens.claims(sub="u-2", jti="j2"))
+        first = asyncio.run(check.verify(token))
+        again = asyncio.run(check.verify(token))
+        assert first == again == Principal(user_id="u-2", role="user", token_id="j2")
+        assert len(decodes) == 1
+
+    def test_a_remembered_token_expires(self) -> None:
+        check = TokenVerifier(StaticKeySource({KID: KEY.public_key()}), issuer="sandbox-user",
+                              audience="sandbox", leeway=0)  # fmt: skip
+        expires = int(time.time()) + 2
+        token = tokens.sign(KEY, KID, tokens.claims(exp=expires))
+        asyncio.run(check.verify(token))
+        time.sleep(expires - time.time() + 0.1)
+        with pytest.raises(Unauthorized, match="Token expired"):
+            asyncio.run(check.verify(token))
+
+    def test_a_remembered_token_ends_with_its_key(self) -> None:
+        keys = {KID: KEY.public_key()}
+        check = TokenVerifier(StaticKeySource(keys), issuer="sandbox-user", audience="sandbox")
+        token = tokens.sign(KEY, KID, tokens.claims())
+        asyncio.run(check.verify(token))
+        check._keys = StaticKeySource({KID: Ed25519PrivateKey.generate().public_key()})
+        with pytest.raises(Unauthorized):
+            asyncio.run(check.verify(token))
+        check._keys = StaticKeySource({})
+        with pytest.raises(Unauthorized):
+            asyncio.run(check.verify(token))
+
+    def test_the_memory_is_bounded_and_holds_no_bad_token(self) -> None:
+        check = TokenVerifier(StaticKeySource({KID: KEY.public_key()}), issuer="sandbox-user",
+                              audience="sandbox", cache_size=2)  # fmt: skip
+        for n in range(3):
+            asyncio.run(check.verify(tokens.sign(KEY, KID, tokens.claims(jti=f"j{n}"))))
+        with pytest.raises(Unauthorized):
+            asyncio.run(check.verify(tokens.sign(KEY, KID, tokens.claims(aud="another"))))
+        assert [v.principal.token_id for v in check._verified.values()] == ["j1", "j2"]
+
+
 class TestJwksSingleFlight:
     """JwksKeySource against a mock JWKS endpoint that counts its fetches."""
 

@@ -7,7 +7,9 @@ import io
 import json
 import logging
 import re
+import threading
 import uuid
+from typing import Any
 
 import pytest
 import structlog
@@ -209,6 +211,63 @@ class TestEventPublisherStop:
 
         asyncio.run(scenario())
         assert [e["metadata"]["n"] for e in published] == [0, 1, 2, 3, 4, 5]  # type: ignore[index]
+
+
+class TestEventPublisherPipeline:
+    """The next batch gathers and goes out while earlier ones are still on
+    their way to the broker, up to max_in_flight (broker replaced by a recorder)."""
+
+    def test_a_slow_send_does_not_hold_the_next_batch(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        release = threading.Event()
+        sizes: list[int] = []
+        started = threading.Semaphore(0)
+
+        def slow_publish(
+            app: object, name: str, *, kwargs: dict[str, Any], request_id: object
+        ) -> None:
+            sizes.append(len(kwargs["events"]))
+            started.release()
+            release.wait(10)
+
+        monkeypatch.setattr(batching, "publish", slow_publish)
+
+        async def scenario() -> list[int]:
+            publisher = batching.EventPublisher(None, linger_seconds=0.001, max_in_flight=2)  # type: ignore[arg-type]
+            publisher.start()
+            first = asyncio.create_task(publisher.submit(_numbered(0), wait=True))
+            await asyncio.to_thread(started.acquire, True, 10)
+            second = asyncio.create_task(publisher.submit(_numbered(1), wait=True))
+            # The first send is still blocked: the second one goes out beside it.
+            assert await asyncio.to_thread(started.acquire, True, 10)
+            for n in range(2, 5):  # both slots taken: these gather into one batch
+                await publisher.submit(_numbered(n), wait=False)
+            await asyncio.sleep(0.05)
+            in_flight = list(sizes)
+            release.set()
+            await asyncio.wait_for(asyncio.gather(first, second), 10)
+            await publisher.stop()
+            return in_flight
+
+        assert asyncio.run(scenario()) == [1, 1]
+        assert sizes == [1, 1, 3]
+
+    def test_a_batch_holds_at_most_max_batch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        sizes: list[int] = []
+        monkeypatch.setattr(batching, "publish",
+                            lambda app, name, *, kwargs, request_id: sizes.append(len(kwargs["events"])))  # fmt: skip
+
+        async def scenario() -> None:
+            publisher = batching.EventPublisher(None, max_batch=100, linger_seconds=30)  # type: ignore[arg-type]
+            publisher.start()
+            await asyncio.wait_for(
+                asyncio.gather(*(publisher.submit(_numbered(n), wait=True) for n in range(200))), 10
+            )  # a full batch does not wait out the 30 s linger
+            await publisher.stop()
+
+        asyncio.run(scenario())
+        assert sizes == [100, 100]
 
 
 def test_an_error_after_the_response_started_reaches_the_server() -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from catalog_service.cache import ProductCache
 from catalog_service.config import CatalogSettings
+from catalog_service.product_reads import ProductReads
 from catalog_service.router import categories, products
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import jwks_verifier
@@ -63,4 +64,5 @@ def create_app(settings: CatalogSettings | None = None, *, observe: bool = True)
         readiness_checks=readiness,
         lifespan=lifespan,
         observe=observe,
+        inner_middleware=[ProductReads],
     )

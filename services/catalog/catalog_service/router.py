@@ -96,16 +96,14 @@ async def get_product(
     event_publisher: EventPublisherDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body = await service.read_product(sessions=sessions, cache=cache, product_id=product_id)
-    if principal is not None:
-        await event_publisher.submit(
-            service.view_event(product_id=product_id, user_id=principal.user_id), wait=False
-        )
-    tag = service.etag(body)
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
-    if service.etag_matches(if_none_match, tag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return await service.product_response(
+        sessions=sessions,
+        cache=cache,
+        event_publisher=event_publisher,
+        product_id=product_id,
+        principal=principal,
+        if_none_match=if_none_match,
+    )
 
 
 @products.post("", status_code=status.HTTP_201_CREATED,

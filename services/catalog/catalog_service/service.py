@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
 
 from catalog_service import repository
 from catalog_service.cache import ProductCache
@@ -28,6 +29,7 @@ from catalog_service.schemas import (
 )
 from sandbox_common import metrics, outbox
 from sandbox_common.auth import Principal
+from sandbox_common.batching import EventPublisher
 from sandbox_common.contract import ActivityEvent, Tasks
 from sandbox_common.errors import Conflict, NotFound
 from sandbox_common.logging import get_logger
@@ -109,6 +111,28 @@ async def read_product(
     if generation is not None:
         await cache.fill(product_id, generation, body)
     return body
+
+
+async def product_response(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    cache: ProductCache,
+    event_publisher: EventPublisher,
+    product_id: uuid.UUID,
+    principal: Principal | None,
+    if_none_match: str | None,
+) -> Response:
+    """``GET /api/v1/products/{id}``: the product with its ETag, or 304 when
+    the client has it; a signed-in reader's view is recorded on the way."""
+    body = await read_product(sessions=sessions, cache=cache, product_id=product_id)
+    if principal is not None:
+        await event_publisher.submit(view_event(product_id=product_id, user_id=principal.user_id),
+                                     wait=False)  # fmt: skip
+    tag = etag(body)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if etag_matches(if_none_match, tag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def parse_ids(raw: str | None) -> list[uuid.UUID] | None:

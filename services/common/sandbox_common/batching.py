@@ -11,6 +11,7 @@ milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 from anyio import to_thread
@@ -29,7 +30,14 @@ _Item = tuple[ActivityEvent, asyncio.Future[None] | None]
 
 class EventPublisher:
     """The way a request handler emits activity events (an outbox is the way
-    of a change committed to a database)."""
+    of a change committed to a database).
+
+    A batch is sent once it holds ``max_batch`` events or ``linger_seconds``
+    after its first one, whichever comes first. Up to ``max_in_flight`` batches
+    are on their way to the broker at once, and the next batch gathers while
+    they are: a request waits for its batch's linger and its own send, never
+    for the sends before it. With every send slot taken, events wait in the
+    queue (up to ``max_pending``; then ``submit(wait=True)`` waits too)."""
 
     def __init__(
         self,
@@ -37,7 +45,8 @@ class EventPublisher:
         *,
         source: EventSource = "task",
         max_batch: int = 100,
-        linger_seconds: float = 0.01,
+        linger_seconds: float = 0.002,
+        max_in_flight: int = 2,
         max_pending: int = 10_000,
     ) -> None:
         self._celery = celery
@@ -45,8 +54,11 @@ class EventPublisher:
         self._task = Tasks.RECORD_EVENTS
         self._max_batch = max_batch
         self._linger = linger_seconds
+        self._max_in_flight = max_in_flight
         # None in the queue tells the runner to send what it holds and end.
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=max_pending)
+        # Set once a full batch waits: the runner stops lingering.
+        self._full = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -56,6 +68,7 @@ class EventPublisher:
         """Publishes everything accepted so far, the batch being gathered included."""
         if self._runner is not None:
             await self._queue.put(None)
+            self._full.set()
             await self._runner
             self._runner = None
         await self._flush_remaining()
@@ -66,33 +79,49 @@ class EventPublisher:
                 self._queue.put_nowait((event, None))
             except asyncio.QueueFull:
                 _log.warning("event dropped: publisher queue full", task=self._task)
+                return
+            self._note_size()
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put((event, future))
+        self._note_size()
         await future
 
+    def _note_size(self) -> None:
+        if self._queue.qsize() >= self._max_batch:
+            self._full.set()
+
     async def _run(self) -> None:
-        while True:
+        slots = asyncio.Semaphore(self._max_in_flight)
+        sending: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            sending.discard(task)
+            slots.release()
+
+        stopping = False
+        while not stopping:
             first = await self._queue.get()
             if first is None:
-                return
-            batch, stopping = [first], False
-            deadline = asyncio.get_running_loop().time() + self._linger
-            while len(batch) < self._max_batch:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
-                    break
+                break
+            if self._queue.qsize() < self._max_batch - 1:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._linger)
+            # While every slot is taken, the next batch keeps gathering.
+            await slots.acquire()
+            self._full.clear()
+            batch = [first]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
                 if item is None:
                     stopping = True
                     break
                 batch.append(item)
-            await self._send(batch)
-            if stopping:
-                return
+            task = asyncio.create_task(self._send(batch))
+            sending.add(task)
+            task.add_done_callback(done)
+        if sending:
+            await asyncio.wait(sending)
 
     async def _send(self, batch: list[_Item]) -> None:
         events = [event for event, _ in batch]

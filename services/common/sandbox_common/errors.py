@@ -131,9 +131,13 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return detail
 
 
+def service_error_response(exc: ServiceError) -> JSONResponse:
+    return error_response(exc.status_code, exc.detail, exc.headers)
+
+
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return error_response(exc.status_code, exc.detail, exc.headers)
+    return service_error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -88,8 +88,7 @@ class RequestMiddleware:
     def _record(scope: Scope, status: int, elapsed: float) -> None:
         route = route_template(scope)
         method = scope["method"]
-        metrics.HTTP_REQUESTS.labels(route, method, metrics.status_class(status)).inc()
-        metrics.HTTP_DURATION.labels(route, method).observe(elapsed)
+        metrics.observe_request(route, method, status, elapsed)
         fields: dict[str, Any] = {
             "http.request.method": method,
             "url.path": scope.get("path"),
