@@ -5,10 +5,10 @@
 
 1. A cached product read (``GET /api/v1/products/{id}``) through the catalog
    against a bare ASGI app doing the same Redis read (bare_app.py). Each
-   server is one uvicorn process started fresh with the local stack's
-   environment; wrk drives it after a warm-up, several times; the median run
-   counts. With two cores or more the server is pinned to the first core and
-   wrk to the others.
+   server is one uvicorn process with the local stack's environment; the
+   servers run side by side and wrk's runs alternate between them after a
+   warm-up each; the median run counts. With two cores or more the servers
+   are pinned to the first core and wrk to the others.
 2. The same catalog with observability (request metrics, access logs) on and
    off (apps.py).
 3. Event ingestion end to end (POST /api/v1/activity/events, Celery on Redis,
@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per server; the median counts")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="wrk threads (default: wrk's CPUs)")
-    parser.add_argument("--port", type=int, default=18200, help="port of the server under test")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=18200,
+        help="port of the first server (the others take the next ones)",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--ingest-seconds", type=int, default=10, help="wrk takes whole seconds")
     parser.add_argument("--ingest-clients", type=int, default=32)

@@ -19,6 +19,7 @@ from runner import (
     BIN,
     SCENARIOS,
     Outcome,
+    WrkRun,
     fail,
     http_get,
     run_wrk,
@@ -63,30 +64,44 @@ def run_read(report: Report, env: dict[str, str], catalog: str, results: Path) -
         args.threads = max(1, cores - 1) if server_cpus else max(1, cores)
     report.pinned = (server_cpus, wrk_cpus)
 
-    for scenario in SCENARIOS:
-        if args.only and scenario.key not in args.only:
-            continue
-        url = f"http://127.0.0.1:{args.port}{path}"
-        refill_cache(env["BENCH_REDIS_URL"], report.product_id, catalog + path)
-        check_code(report, scenario.title)
-        say(f"{scenario.title}: starting on port {args.port}")
-        command = server_command(scenario, args.port, server_cpus)
-        report.commands.append(f"# {scenario.title}\n{shlex.join(command)}")
-        report.commands.append(shlex.join(wrk_command(url, args, args.duration, wrk_cpus)))
-        process = start_server(
-            scenario, args.port, env, results / f"{scenario.key}-server.log", server_cpus
-        )
-        try:
-            wait_for(url, process)
-            run_wrk(url, args, args.warmup, wrk_cpus)
-            runs = []
-            for index in range(args.repeat):
-                run = run_wrk(url, args, args.duration, wrk_cpus)
-                (results / f"{scenario.key}-wrk-{index + 1}.txt").write_text(run.raw)
-                say(f"  run {index + 1}: {run.rps:.0f} req/s, p99 {run.p99_ms:.2f} ms")
-                runs.append(run)
-            report.outcomes[scenario.key] = Outcome(scenario, runs)
-        finally:
+    wanted = [s for s in SCENARIOS if not args.only or s.key in args.only]
+    # The servers run side by side, one port each, and the runs alternate
+    # between them (bare, on, off, bare, ...): a drift of the machine's speed
+    # during the phase reaches every server alike, and the ratios compare
+    # runs minutes apart no more.
+    ports = {scenario.key: args.port + index for index, scenario in enumerate(wanted)}
+    urls = {key: f"http://127.0.0.1:{port}{path}" for key, port in ports.items()}
+    check_code(report, "the cached read")
+    processes = []
+    try:
+        for scenario in wanted:
+            key = scenario.key
+            say(f"{scenario.title}: starting on port {ports[key]}")
+            command = server_command(scenario, ports[key], server_cpus)
+            report.commands.append(f"# {scenario.title}\n{shlex.join(command)}")
+            wrk = wrk_command(urls[key], args, args.duration, wrk_cpus)
+            report.commands.append(shlex.join(wrk))
+            process = start_server(
+                scenario, ports[key], env, results / f"{key}-server.log", server_cpus
+            )
+            processes.append(process)
+            wait_for(urls[key], process)
+        runs: dict[str, list[WrkRun]] = {scenario.key: [] for scenario in wanted}
+        for scenario in wanted:
+            run_wrk(urls[scenario.key], args, args.warmup, wrk_cpus)
+        for index in range(args.repeat):
+            for scenario in wanted:
+                key = scenario.key
+                refill_cache(env["BENCH_REDIS_URL"], report.product_id, catalog + path)
+                run = run_wrk(urls[key], args, args.duration, wrk_cpus)
+                (results / f"{key}-wrk-{index + 1}.txt").write_text(run.raw)
+                say(f"  {scenario.title}, run {index + 1}: {run.rps:.0f} req/s, "
+                    f"p99 {run.p99_ms:.2f} ms")  # fmt: skip
+                runs[key].append(run)
+        for scenario in wanted:
+            report.outcomes[scenario.key] = Outcome(scenario, runs[scenario.key])
+    finally:
+        for process in processes:
             stop_server(process)
 
 

@@ -58,10 +58,12 @@ def render_read(report: Report) -> list[str]:
         "- **catalog, observability off**: the same app built with `observe=False`",
         "  (no request metrics, no access log; request ids stay).",
         "",
-        f"Each server is one uvicorn process started fresh against the local stack's Redis and "
-        f"PostgreSQL. wrk: {args.threads} thread(s), {args.connections} connections, "
-        f"{args.warmup} warm-up then {args.repeat} run(s) of {args.duration}; the median run "
-        f"by throughput is shown. Response body: {report.body_size} bytes "
+        f"Each server is one uvicorn process against the local stack's Redis and PostgreSQL; "
+        f"the three run side by side, one port each, and wrk's runs alternate between them "
+        f"(bare, on, off, bare, ...), so a drift of the machine's speed reaches all three alike. "
+        f"wrk: {args.threads} thread(s), {args.connections} connections, "
+        f"{args.warmup} warm-up each then {args.repeat} run(s) of {args.duration}; the median "
+        f"run by throughput is shown. Response body: {report.body_size} bytes "
         f"(product {report.product_id}).",
     ]
     server_cpus, wrk_cpus = report.pinned

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from activity_service import db, trending
 from activity_service.events import event_id_for, parse_events
 from activity_service.schemas import EventCreate
+from catalog_service import product_reads
 from catalog_service.schemas import IDS_PATTERN, MAX_IDS
 from catalog_service.service import etag, etag_matches, parse_ids
 from sandbox_common.celery import route_by_service
@@ -155,3 +156,37 @@ class TestPasswords:
         old = PasswordHasher().hash("correct horse")
         assert security.verify_password(old, "correct horse")
         assert security.needs_rehash(old)
+
+
+class TestProductReadsTakes:
+    """Which requests the catalog answers before FastAPI's routing
+    (catalog_service/product_reads.py); everything else is FastAPI's."""
+
+    ID = "1575551c-b74d-4a4c-a618-765e14f71d75"
+
+    @staticmethod
+    def _scope(path: str, method: str = "GET") -> dict[str, Any]:
+        return {"type": "http", "method": method, "path": path, "headers": []}
+
+    def test_a_get_of_a_canonical_id(self) -> None:
+        taken = product_reads._product_id(self._scope(f"/api/v1/products/{self.ID}"))
+        assert taken == uuid.UUID(self.ID)
+
+    @pytest.mark.parametrize(
+        ("path", "method"),
+        [
+            (f"/api/v1/products/{ID}", "POST"),
+            (f"/api/v1/products/{ID}", "HEAD"),
+            (f"/api/v1/products/{ID}/", "GET"),
+            (f"/api/v1/products/{ID}/like", "GET"),
+            (f"/api/v1/products/{ID.upper()}", "GET"),
+            (f"/api/v1/products/{ID.replace('-', '')}", "GET"),
+            (f"/api/v1/products/{{{ID}}}", "GET"),
+            ("/api/v1/products/" + "x" * 36, "GET"),
+            ("/api/v1/products/1-2345678123456781234567812345678-12-", "GET"),
+            ("/api/v1/products", "GET"),
+            (f"/api/v1/categories/{ID}", "GET"),
+        ],
+    )
+    def test_anything_else_goes_on(self, path: str, method: str) -> None:
+        assert product_reads._product_id(self._scope(path, method)) is None

@@ -4,10 +4,12 @@ records (uvicorn, Celery, SQLAlchemy) rendered by the same chain."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.config
 import sys
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, cast
 
 import orjson
 import structlog
@@ -60,6 +62,47 @@ class EcsRenamer:
         return event_dict
 
 
+class EcsStamp(EcsRenamer):
+    """For our own lines: the level and the time stamped under their ECS names
+    at once (one processor instead of three on every request's access line)."""
+
+    _LEVELS = {"warn": "warning", "exception": "error"}
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        event_dict["log.level"] = self._LEVELS.get(method_name, method_name)
+        event_dict["@timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return super().__call__(logger, method_name, event_dict)
+
+
+class TurnFlushedOutput:
+    """The byte stream our own lines go to: a line written on a running event
+    loop is flushed once per turn of the loop, with every other line of that
+    turn (one write to stdout where a busy service answered several requests),
+    and right away anywhere else. A line waits microseconds, never for more
+    traffic."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._due = False
+
+    def write(self, data: bytes) -> int:
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._raw.flush()
+            return
+        if not self._due:
+            self._due = True
+            loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._due = False
+        self._raw.flush()
+
+
 def _dumps(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
@@ -109,14 +152,13 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -
         ]
         own = [
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
             redact_secrets,
             structlog.processors.format_exc_info,
-            EcsRenamer(service),
+            EcsStamp(service),
             structlog.processors.JSONRenderer(serializer=_dumps_bytes),
         ]
-        factory = structlog.BytesLoggerFactory(sys.stdout.buffer)
+        # BytesLogger needs only write() and flush().
+        factory = structlog.BytesLoggerFactory(cast(BinaryIO, TurnFlushedOutput(sys.stdout.buffer)))
     formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
