@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 
+from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog_service import service
@@ -66,7 +67,7 @@ def _product_id(scope: Scope) -> uuid.UUID | None:
     """The product id of a GET this layer answers; None for anything else."""
     if scope["type"] != "http" or scope["method"] != "GET":
         return None
-    path: str = scope["path"]
+    path = get_route_path(scope)
     if not path.startswith(PREFIX) or len(path) != len(PREFIX) + _UUID_LENGTH:
         return None
     raw = path[len(PREFIX) :]

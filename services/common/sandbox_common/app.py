@@ -66,8 +66,12 @@ def create_app(
             # full collection no longer walks it, which under load stalled
             # every request in flight for tens of milliseconds (the cached
             # read's p99 in docs/performance.md).
+            gc.collect()
             gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                gc.unfreeze()
 
     # /docs and /redoc with Swagger UI's and ReDoc's assets from the
     # fastapi-offline package, served by the service itself: no CDN, so the

@@ -165,7 +165,7 @@ class TokenVerifier:
         if known is not None:
             if time.time() < known.expires_at and await self._keys.get(known.kid) is known.key:
                 return known.principal
-            del self._verified[token]
+            self._verified.pop(token, None)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -194,7 +194,7 @@ class TokenVerifier:
         if role not in ("user", "admin") or not isinstance(claims["sub"], str):
             raise Unauthorized("Invalid token")
         principal = Principal(user_id=claims["sub"], role=role, token_id=str(claims["jti"]))
-        self._remember(token, _Verified(principal, kid, key, float(claims["exp"]) + self._leeway))
+        self._remember(token, _Verified(principal, kid, key, int(claims["exp"]) + self._leeway))
         return principal
 
     def _remember(self, token: str, verified: _Verified) -> None:

@@ -88,7 +88,8 @@ class EventPublisher:
         await future
 
     def _note_size(self) -> None:
-        if self._queue.qsize() >= self._max_batch:
+        # The runner holds the batch's first event outside the queue.
+        if self._queue.qsize() >= self._max_batch - 1:
             self._full.set()
 
     async def _run(self) -> None:
@@ -125,18 +126,22 @@ class EventPublisher:
 
     async def _send(self, batch: list[_Item]) -> None:
         events = [event for event, _ in batch]
-        request_id = next((e.request_id for e in events if e.request_id), None)
-        kwargs = record_events_kwargs(events, source=self._source)
         try:
+            request_id = next((e.request_id for e in events if e.request_id), None)
+            kwargs = record_events_kwargs(events, source=self._source)
             await to_thread.run_sync(
                 lambda: publish(self._celery, self._task, kwargs=kwargs, request_id=request_id)
             )
-        except Exception as exc:
-            _log.error("batch publish failed", task=self._task, size=len(events),
-                       error=type(exc).__name__)  # fmt: skip
+        except BaseException as exc:
+            # A failed publish, or a cancelled one (the service stopping
+            # mid-send): no waiter is left hanging either way.
             for _, future in batch:
                 if future is not None and not future.done():
                     future.set_exception(PublishFailed())
+            if not isinstance(exc, Exception):
+                raise
+            _log.error("batch publish failed", task=self._task, size=len(events),
+                       error=type(exc).__name__)  # fmt: skip
             return
         for _, future in batch:
             if future is not None and not future.done():

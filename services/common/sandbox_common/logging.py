@@ -83,7 +83,9 @@ class TurnFlushedOutput:
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self._due = False
+        # The loop a flush is due on; a loop closed before its turn came
+        # leaves no flag behind for the next one.
+        self._due_on: asyncio.AbstractEventLoop | None = None
 
     def write(self, data: bytes) -> int:
         return self._raw.write(data)
@@ -94,12 +96,12 @@ class TurnFlushedOutput:
         except RuntimeError:
             self._raw.flush()
             return
-        if not self._due:
-            self._due = True
+        if self._due_on is not loop:
+            self._due_on = loop
             loop.call_soon(self._flush_now)
 
     def _flush_now(self) -> None:
-        self._due = False
+        self._due_on = None
         self._raw.flush()
 
 
