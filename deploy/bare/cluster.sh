@@ -91,7 +91,10 @@ snapshot_host() {  # what `check` compares the host against after `down`
   done >"$SNAPSHOT/sysctls"
 }
 
-netns_names() { find /var/run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort; }
+netns_names() {  # none until something has made one: a fresh host has no /var/run/netns
+  [[ -d /var/run/netns ]] || return 0
+  find /var/run/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort
+}
 
 iptables_chains() {  # TABLE:CHAIN for every chain of every table, IPv4 and IPv6
   local cmd table
