@@ -8,7 +8,6 @@ import asyncio
 import logging
 import logging.config
 import sys
-from datetime import UTC, datetime
 from typing import Any, BinaryIO, cast
 
 import orjson
@@ -60,18 +59,6 @@ class EcsRenamer:
         if "exception" in event_dict:
             event_dict["error.stack_trace"] = event_dict.pop("exception")
         return event_dict
-
-
-class EcsStamp(EcsRenamer):
-    """For our own lines: the level and the time stamped under their ECS names
-    at once (one processor instead of three on every request's access line)."""
-
-    _LEVELS = {"warn": "warning", "exception": "error"}
-
-    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-        event_dict["log.level"] = self._LEVELS.get(method_name, method_name)
-        event_dict["@timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        return super().__call__(logger, method_name, event_dict)
 
 
 class TurnFlushedOutput:
@@ -154,9 +141,11 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -
         ]
         own = [
             structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
             redact_secrets,
             structlog.processors.format_exc_info,
-            EcsStamp(service),
+            EcsRenamer(service),
             structlog.processors.JSONRenderer(serializer=_dumps_bytes),
         ]
         # BytesLogger needs only write() and flush().
