@@ -85,6 +85,9 @@ SCENARIOS: dict[str, Scenario] = {
             ),
             local=lambda env: faults_local.RedisStopped(),
             cluster=lambda kube, urls: faults_cluster.ScaledToZero(kube, "redis"),
+            # Events are a small share of the mix (a few a minute from 20 users):
+            # enough users that some are posted before, during and after the fault.
+            users=80,
         ),
         Scenario(
             "login-storm",

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
@@ -36,6 +37,7 @@ import faults_cluster  # noqa: E402
 import faults_local  # noqa: E402
 from library import SCENARIOS, Scenario, alert_for_seconds  # noqa: E402
 from report import Findings, render  # noqa: E402
+from routes import Route  # noqa: E402
 
 from activity_service.config import ActivityStoreSettings  # noqa: E402
 from sandbox_common.topology import SERVICES  # noqa: E402
@@ -63,17 +65,30 @@ def auto_hold(scenario: Scenario, step: float) -> float:
     return max([60.0, *(w + 4 * step + 30 for w in waits)])
 
 
-def locust_requests() -> float:
+def locust_counts(counter: str) -> dict[tuple[str, str], float]:
+    """One of Locust's running totals by (name, method); empty until it serves them."""
     try:
         with urllib.request.urlopen(LOCUST_METRICS, timeout=2) as response:
             text = response.read().decode()
     except OSError:
-        return 0.0
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("locust_requests_total")
-    )
+        return {}
+    return {
+        (sample.labels["name"], sample.labels["method"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == counter
+    }
+
+
+def locust_requests() -> float:
+    return sum(locust_counts("locust_requests_total").values())
+
+
+def locust_accepted_events() -> float:
+    key = (Route.EVENTS, "POST")
+    return locust_counts("locust_requests_total").get(key, 0.0) - locust_counts(
+        "locust_failures_total"
+    ).get(key, 0.0)
 
 
 def start_locust(
@@ -268,6 +283,13 @@ def _run(scenario: Scenario, site: LocalSite | ClusterSite, args: argparse.Names
             time.sleep(1)
         start = time.time()
         time.sleep(args.warmup)
+        if scenario.counts_loss and not args.no_loss_count:
+            # Events are a small share of the mix: a loss count over none proves nothing.
+            deadline = time.monotonic() + 120
+            while locust_accepted_events() == 0:
+                if locust.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("error: the load had no event accepted before the fault")
+                time.sleep(1)
         say(f"injecting: {fault.describe}")
         injected = time.time()
         fault.inject()
