@@ -3,6 +3,7 @@ the running activity service, the worker and the MongoDB-protocol server."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from functools import partial
 from typing import Any
@@ -170,6 +171,73 @@ class TestRecordEvent:
         response = activity_api.post("/api/v1/activity/events", headers=headers,
                                      json={"type": "product.viewed", "object_id": "x"})  # fmt: skip
         assert_error(response, 422)
+
+
+class TestEventIntakePaths:
+    """A well-formed event posted as ``application/json`` is answered before
+    FastAPI's routing (activity_service/event_intake.py); the same request
+    with ``; charset=utf-8`` is not, and FastAPI's route answers it. Both
+    must give the same answers, and what the layer leaves alone reaches
+    FastAPI with its body."""
+
+    FAST, ROUTED = "application/json", "application/json; charset=utf-8"
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> tuple[Any, ...]:
+        headers = {k: response.headers.get(k) for k in
+                   ("content-type", "content-length", "www-authenticate", "retry-after")}  # fmt: skip
+        body = response.json()
+        assert body.pop("request_id", None) in (None, response.headers["x-request-id"])
+        return response.status_code, tuple(headers.items()), json.dumps(body, sort_keys=True)
+
+    def _post(self, activity: httpx.Client, content_type: str, body: Any,
+              headers: dict[str, str]) -> httpx.Response:  # fmt: skip
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return activity.post("/api/v1/activity/events", content=content,
+                             headers={**headers, "Content-Type": content_type})  # fmt: skip
+
+    def test_both_paths_answer_alike(self, activity_api: httpx.Client, account: Account) -> None:
+        good = {"type": "product.viewed", "object_id": f"intake-{uuid.uuid4().hex}"}
+        key = {"Idempotency-Key": f"intake-{uuid.uuid4().hex}"}
+        cases: list[tuple[Any, dict[str, str], int]] = [
+            (good, {**account.headers, **key}, 202),  # the same key: the same event id
+            (good, {}, 401),
+            (good, {"Authorization": "Bearer not.a.token"}, 401),
+            (good, {"Authorization": "Basic dXNlcjpwdw=="}, 401),
+            ({**good, "type": "product.liked"}, account.headers, 422),
+            (good, {**account.headers, "Idempotency-Key": "x" * 129}, 422),
+            (b'{"type": "product.viewed",', account.headers, 422),
+            (b"", account.headers, 422),
+        ]
+        for body, headers, status in cases:
+            answers = {self._answer(self._post(activity_api, content_type, body, headers))
+                       for content_type in (self.FAST, self.ROUTED)}  # fmt: skip
+            assert len(answers) == 1, (body, headers, answers)
+            assert next(iter(answers))[0] == status, answers
+
+    def test_what_the_layer_leaves_alone_reaches_fastapi_with_its_body(
+        self, activity_api: httpx.Client, account: Account
+    ) -> None:
+        response = self._post(activity_api, self.FAST, {"type": "product.viewed",
+                              "object_id": "x", "metadata": {"nested": {"a": 1}}},
+                              account.headers)  # fmt: skip
+        (error,) = assert_error(response, 422)["detail"]
+        assert error["loc"][:2] == ["body", "metadata"], error
+
+    def test_an_event_taken_before_routing_is_counted_under_its_route(
+        self, activity_api: httpx.Client, account: Account
+    ) -> None:
+        def accepted() -> float:
+            text = activity_api.get("/metrics").text
+            line = next(line for line in text.splitlines() if line.startswith(
+                'sandbox_http_requests_total{') and 'route="/api/v1/activity/events"' in line
+                and 'method="POST"' in line and 'status_class="2xx"' in line)  # fmt: skip
+            return float(line.rsplit(" ", 1)[1])
+
+        before = accepted()
+        for _ in range(3):
+            assert post_event(activity_api, account).status_code == 202
+        assert accepted() - before == 3
 
 
 class TestFeeds:

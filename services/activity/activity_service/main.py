@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from activity_service import db
 from activity_service.catalog_client import CatalogNames
 from activity_service.config import ActivitySettings
+from activity_service.event_intake import EventIntake
 from activity_service.router import router
 from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import jwks_verifier
@@ -83,4 +84,5 @@ def create_app(settings: ActivitySettings | None = None) -> FastAPI:
         routers=[router],
         readiness_checks=readiness,
         lifespan=lifespan,
+        inner_middleware=[EventIntake],
     )

@@ -22,8 +22,14 @@ router = APIRouter(prefix="/api/v1/activity", tags=["activity"])
 
 EventsDep = Annotated[AsyncCollection[dict[str, Any]], Depends(from_state("events"))]
 Limit = Annotated[int, Query(ge=1, le=100)]
+IDEMPOTENCY_KEY_LENGTH = range(1, 129)  # characters
 IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=IDEMPOTENCY_KEY_LENGTH.start,
+        max_length=IDEMPOTENCY_KEY_LENGTH.stop - 1,
+    ),
 ]
 
 

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from catalog_service import service
 from catalog_service.router import products
 from sandbox_common.auth import principal_from_header
+from sandbox_common.before_routing import api_route, first_headers
 from sandbox_common.errors import ServiceError, service_error_response
 
 PREFIX = "/api/v1/products/"
@@ -34,10 +35,7 @@ class ProductReads:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         # FastAPI's route for this path: its template labels the metrics.
-        self._route = next(
-            route for route in products.routes
-            if getattr(route, "path", None) == ROUTE_PATH and "GET" in getattr(route, "methods", ())
-        )  # fmt: skip
+        self._route = api_route(products, ROUTE_PATH, "GET")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         product_id = _product_id(scope)
@@ -45,12 +43,7 @@ class ProductReads:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        authorization = if_none_match = None
-        for name, value in scope["headers"]:
-            if name == b"authorization" and authorization is None:
-                authorization = value.decode("latin-1")
-            elif name == b"if-none-match" and if_none_match is None:
-                if_none_match = value.decode("latin-1")
+        authorization, if_none_match = first_headers(scope, b"authorization", b"if-none-match")
         scope["route"] = self._route
         try:
             principal = await principal_from_header(state.token_verifier, authorization)
