@@ -208,6 +208,7 @@ class TestEventIntakePaths:
             (good, {**account.headers, "Idempotency-Key": "x" * 129}, 422),
             (b'{"type": "product.viewed",', account.headers, 422),
             (b"", account.headers, 422),
+            (b"[" * 100_000, account.headers, 400),  # too deep for json.loads
         ]
         for body, headers, status in cases:
             answers = {self._answer(self._post(activity_api, content_type, body, headers))

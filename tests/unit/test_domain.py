@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -10,12 +12,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activity_service import db, trending
+from activity_service import db, event_intake, trending
 from activity_service.events import event_id_for, parse_events
 from activity_service.schemas import EventCreate
 from catalog_service import product_reads
 from catalog_service.schemas import IDS_PATTERN, MAX_IDS
 from catalog_service.service import etag, etag_matches, parse_ids
+from sandbox_common.auth import Principal
 from sandbox_common.celery import route_by_service
 from sandbox_common.contract import Tasks, to_stored_time
 from user_service import security
@@ -190,3 +193,114 @@ class TestProductReadsTakes:
     )
     def test_anything_else_goes_on(self, path: str, method: str) -> None:
         assert product_reads._product_id(self._scope(path, method)) is None
+
+
+JSON = (b"content-type", b"application/json")
+AUTH = (b"authorization", b"Bearer t")
+GOOD = json.dumps({"type": "product.viewed", "object_id": "p-1"}).encode()
+
+
+class TestEventIntakeTakes:
+    """Which posts the activity service answers before FastAPI's routing
+    (activity_service/event_intake.py), and that what it leaves alone
+    reaches FastAPI (here a stand-in app) with every message it was sent."""
+
+    PATH = "/api/v1/activity/events"
+
+    class _Verifier:
+        async def verify(self, token: str) -> Principal:
+            return Principal(user_id=str(uuid.uuid4()), role="user", token_id="t")
+
+    class _Publisher:
+        def __init__(self) -> None:
+            self.events: list[Any] = []
+
+        async def submit(self, event: Any, *, wait: bool) -> None:
+            self.events.append(event)
+
+    def _run(
+        self, messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]],
+        method: str = "POST", path: str = PATH,
+    ) -> tuple[list[Any], list[Any], list[Any]]:  # fmt: skip
+        """What the stand-in app received, what was sent back, and what was published."""
+        inner_got: list[Any] = []
+        publisher = self._Publisher()
+        state = type("State", (), {})()
+        state.token_verifier, state.event_publisher = self._Verifier(), publisher
+        app = type("App", (), {})()
+        app.state = state
+
+        async def inner(scope: Any, receive: Any, send: Any) -> None:
+            while True:
+                message = await receive()
+                inner_got.append(message)
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    return
+
+        async def main() -> list[Any]:
+            pending, sent = list(messages), []
+
+            async def receive() -> dict[str, Any]:
+                return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+            async def send(message: Any) -> None:
+                sent.append(message)
+
+            scope = {"type": "http", "method": method, "path": path, "headers": headers,
+                     "app": app}  # fmt: skip
+            await event_intake.EventIntake(inner)(scope, receive, send)
+            return sent
+
+        sent = asyncio.run(main())
+        return inner_got, sent, publisher.events
+
+    def test_a_well_formed_event_is_answered_here(self) -> None:
+        got, sent, published = self._run([{"type": "http.request", "body": GOOD}], [JSON, AUTH])
+        assert got == []
+        assert sent[0]["status"] == 202
+        assert [e.object_id for e in published] == ["p-1"]
+
+    def test_a_body_in_pieces_is_read_whole(self) -> None:
+        half = len(GOOD) // 2
+        got, sent, published = self._run(
+            [{"type": "http.request", "body": GOOD[:half], "more_body": True},
+             {"type": "http.request", "body": GOOD[half:]}],
+            [JSON, AUTH],
+        )  # fmt: skip
+        assert got == []
+        assert sent[0]["status"] == 202
+        assert len(published) == 1
+
+    @pytest.mark.parametrize(
+        ("messages", "headers"),
+        [
+            ([{"type": "http.request", "body": b'{"type": "product.liked", "object_id": "p"}'}],
+             [JSON, AUTH]),
+            ([{"type": "http.request", "body": GOOD}],
+             [(b"content-type", b"application/json; charset=utf-8"), AUTH]),
+            ([{"type": "http.request", "body": GOOD}], [AUTH]),
+            ([{"type": "http.request", "body": GOOD}], [JSON, AUTH, (b"idempotency-key", b"")]),
+            ([{"type": "http.request", "body": GOOD}],
+             [JSON, AUTH, (b"idempotency-key", b"k" * 129)]),
+            ([{"type": "http.request", "body": b"[" * 100_000}], [JSON, AUTH]),
+            ([{"type": "http.request", "body": GOOD[:5], "more_body": True},
+              {"type": "http.disconnect"}], [JSON, AUTH]),
+            ([{"type": "http.request", "body": GOOD[:5], "more_body": True},
+              {"type": "http.request", "body": b"}"}], [JSON, AUTH]),
+        ],
+    )  # fmt: skip
+    def test_anything_else_reaches_fastapi_with_every_message(
+        self, messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        got, sent, published = self._run(messages, headers)
+        assert got == messages
+        assert sent == []
+        assert published == []
+
+    @pytest.mark.parametrize(("method", "path"), [("GET", PATH), ("POST", PATH + "/"),
+                                                  ("POST", "/api/v1/activity/me")])  # fmt: skip
+    def test_other_routes_are_not_read(self, method: str, path: str) -> None:
+        messages = [{"type": "http.request", "body": GOOD}]
+        got, sent, _ = self._run(messages, [JSON, AUTH], method=method, path=path)
+        assert got == messages
+        assert sent == []
