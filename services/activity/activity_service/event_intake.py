@@ -99,5 +99,5 @@ def _event(
         return EventCreate.model_validate(
             json.loads(b"".join(m.get("body", b"") for m in messages))
         )
-    except Exception:  # noqa: BLE001 - a body too deep to parse (RecursionError) included
+    except Exception:  # a body too deep to parse (RecursionError) included
         return None  # FastAPI reads it again and answers (422, or 400 for what it cannot parse)

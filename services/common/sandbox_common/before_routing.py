@@ -18,7 +18,7 @@ def api_route(router: APIRouter, path: str, method: str) -> APIRoute:
     """The router's route for ``method`` on ``path`` (its full template)."""
     return next(
         route for route in router.routes
-        if isinstance(route, APIRoute) and route.path == path and method in route.methods
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ())
     )  # fmt: skip
 
 
