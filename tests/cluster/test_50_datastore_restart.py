@@ -66,6 +66,8 @@ def test_killing_the_mongo_pod_loses_no_accepted_event(
         poster.join(timeout=30)
     assert accepted, "no event was accepted"
 
+    last_failure: list[str] = []  # why the feed could not be read, the last time
+
     def stored() -> set[str] | None:
         found: set[str] = set()
         cursor = None
@@ -76,9 +78,11 @@ def test_killing_the_mongo_pod_loses_no_accepted_event(
                 params["before"] = cursor
             try:
                 page = activity_api.get(path, headers=admin.headers, params=params)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
+                last_failure[:] = [repr(exc)]
                 return None
             if page.status_code != 200:
+                last_failure[:] = [f"{page.status_code} {page.text[:300]}"]
                 return None
             body = page.json()
             found |= {e["object_id"] for e in body["items"] if e["object_id"].startswith(run)}
@@ -97,6 +101,7 @@ def test_killing_the_mongo_pod_loses_no_accepted_event(
         time.sleep(3)
     assert not missing, (
         f"{len(missing)} of {len(accepted)} accepted events were lost\n"
+        + (f"the feed's last failed read: {last_failure[0]}\n" if last_failure else "")
         + worker_log_summary(cluster)
     )
     # A new pod (a StatefulSet's keeps its name, not its uid) on the same claim
