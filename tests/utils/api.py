@@ -5,13 +5,20 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
+from user_service.config import UserSettings
+
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
+
+
+# An account a whole test session shares logs in again well before its access
+# token expires (the suites take longer than a token lives).
+RENEW_AFTER = UserSettings.model_fields["access_token_ttl_seconds"].default * 2 / 3
 
 
 @dataclass
@@ -21,9 +28,14 @@ class Account:
     password: str
     access_token: str
     refresh_token: str
+    # Logs in again and gives a fresh access token (set for shared accounts).
+    renew: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    issued: float = field(default_factory=time.monotonic, repr=False, compare=False)
 
     @property
     def headers(self) -> dict[str, str]:
+        if self.renew is not None and time.monotonic() - self.issued > RENEW_AFTER:
+            self.access_token, self.issued = self.renew(), time.monotonic()
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
@@ -64,7 +76,14 @@ def admin_account(user: httpx.Client, email: str, password: str) -> Account:
     me = user.get("/api/v1/users/me",
                   headers={"Authorization": f"Bearer {body['access_token']}"}).json()  # fmt: skip
     assert me["role"] == "admin"
-    return Account(me["id"], email, password, body["access_token"], body["refresh_token"])
+
+    def fresh_token() -> str:
+        again = login(user, email, password)
+        assert again.status_code == 200, again.text
+        return str(again.json()["access_token"])
+
+    return Account(me["id"], email, password, body["access_token"], body["refresh_token"],
+                   renew=fresh_token)  # fmt: skip
 
 
 def feed_event(activity: httpx.Client, reader: Account, user_id: str, type_: str,
