@@ -65,30 +65,33 @@ def auto_hold(scenario: Scenario, step: float) -> float:
     return max([60.0, *(w + 4 * step + 30 for w in waits)])
 
 
-def locust_counts(counter: str) -> dict[tuple[str, str], float]:
-    """One of Locust's running totals by (name, method); empty until it serves them."""
+def locust_counts() -> dict[tuple[str, str, str], float]:
+    """Locust's running totals by (sample, name, method), from one read of its
+    /metrics; empty until it serves them."""
     try:
         with urllib.request.urlopen(LOCUST_METRICS, timeout=2) as response:
             text = response.read().decode()
     except OSError:
         return {}
     return {
-        (sample.labels["name"], sample.labels["method"]): sample.value
+        (sample.name, sample.labels["name"], sample.labels["method"]): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == counter
+        if sample.name in ("locust_requests_total", "locust_failures_total")
     }
 
 
 def locust_requests() -> float:
-    return sum(locust_counts("locust_requests_total").values())
+    counts = locust_counts()
+    return sum(v for (sample, _, _), v in counts.items() if sample == "locust_requests_total")
 
 
 def locust_accepted_events() -> float:
+    counts = locust_counts()
     key = (Route.EVENTS, "POST")
-    return locust_counts("locust_requests_total").get(key, 0.0) - locust_counts(
-        "locust_failures_total"
-    ).get(key, 0.0)
+    return counts.get(("locust_requests_total", *key), 0.0) - counts.get(
+        ("locust_failures_total", *key), 0.0
+    )
 
 
 def start_locust(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from tests.utils.api import Account, assert_error, eventually, new_account
+from tests.utils.api import Account, assert_error, eventually, new_account, requests_counted
 from tests.utils.catalog import create_product
 
 EVENT_FIELDS = {"event_id", "type", "user_id", "object_id", "metadata", "occurred_at", "request_id"}
@@ -228,13 +228,7 @@ class TestEventIntakePaths:
     def test_an_event_taken_before_routing_is_counted_under_its_route(
         self, activity_api: httpx.Client, account: Account
     ) -> None:
-        def accepted() -> float:
-            text = activity_api.get("/metrics").text
-            line = next(line for line in text.splitlines() if line.startswith(
-                'sandbox_http_requests_total{') and 'route="/api/v1/activity/events"' in line
-                and 'method="POST"' in line and 'status_class="2xx"' in line)  # fmt: skip
-            return float(line.rsplit(" ", 1)[1])
-
+        accepted = partial(requests_counted, activity_api, "/api/v1/activity/events", "POST")
         before = accepted()
         for _ in range(3):
             assert post_event(activity_api, account).status_code == 202

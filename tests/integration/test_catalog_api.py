@@ -15,7 +15,7 @@ import redis
 from pymongo import MongoClient
 
 from sandbox_common import ledger
-from tests.utils.api import Account, assert_error, eventually
+from tests.utils.api import Account, assert_error, eventually, requests_counted
 from tests.utils.catalog import create_product, ensure_category
 
 PRODUCT_FIELDS = {"id", "sku", "name", "description", "price", "currency", "category", "stock",
@@ -259,11 +259,7 @@ class TestProductReadPaths:
         self, catalog_api: httpx.Client, admin: Account
     ) -> None:
         def reads() -> float:
-            text = catalog_api.get("/metrics").text
-            line = next(line for line in text.splitlines() if line.startswith(
-                'sandbox_http_requests_total{') and 'route="/api/v1/products/{product_id}"' in line
-                and 'method="GET"' in line and 'status_class="2xx"' in line)  # fmt: skip
-            return float(line.rsplit(" ", 1)[1])
+            return requests_counted(catalog_api, "/api/v1/products/{product_id}", "GET")
 
         product = create_product(catalog_api, admin)
         catalog_api.get(f"/api/v1/products/{product['id']}")  # now in the cache

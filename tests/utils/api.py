@@ -122,3 +122,12 @@ def eventually(check: Callable[[], T | None], *, timeout: float = 20.0,
             return last
         time.sleep(interval)
     raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+def requests_counted(service: httpx.Client, route: str, method: str) -> float:
+    """The service's own count of 2xx answers to ``method`` on ``route`` (its template)."""
+    text = service.get("/metrics").text
+    line = next(line for line in text.splitlines() if line.startswith(
+        "sandbox_http_requests_total{") and f'route="{route}"' in line
+        and f'method="{method}"' in line and 'status_class="2xx"' in line)  # fmt: skip
+    return float(line.rsplit(" ", 1)[1])
