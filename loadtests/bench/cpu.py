@@ -1,6 +1,7 @@
 """Where the CPU goes during a bench step: CPU seconds by part of the stack,
 read from ``/proc/<pid>/stat`` (user + system time) at the start and the end
-of the held window.
+of the held window, and the seconds its threads were ready to run but waited
+for a core (the second field of each thread's ``/proc/<pid>/task/<tid>/schedstat``).
 
 A process is counted in the part its command line names (``sandbox-serve
 catalog``, ``celery ... worker``, ``ferretdb``, ...) or, failing that, in its
@@ -17,10 +18,21 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROC = Path("/proc")
-Snapshot = dict[int, tuple[str, float]]  # pid -> (part of the stack, CPU seconds so far)
+
+
+class Sample(NamedTuple):
+    """One process at one moment: its part of the stack and its totals so far."""
+
+    part: str
+    cpu: float  # seconds on a CPU
+    waited: float  # seconds ready to run, waiting for a CPU
+
+
+Snapshot = dict[int, Sample]
 
 _PARTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), part)
@@ -50,8 +62,30 @@ def part_of(cmdline: str) -> str | None:
     return None
 
 
-def _read(pid: str) -> tuple[int, float, str] | None:
-    """(parent pid, CPU seconds, command line) of a process, or None if gone."""
+def process_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has spent so far; 0 if it is gone."""
+    read = _read(str(pid))
+    return read[1] if read is not None else 0.0
+
+
+def _waited(pid: str) -> float:
+    """Seconds the process's threads have waited on a run queue (0 where the
+    kernel keeps no scheduler statistics)."""
+    total = 0
+    try:
+        for task in (PROC / pid / "task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    except OSError:
+        return 0.0
+    return total / 1e9
+
+
+def _read(pid: str) -> tuple[int, float, float, str] | None:
+    """(parent pid, CPU seconds, seconds waited for a CPU, command line) of a
+    process, or None if gone."""
     try:
         stat = (PROC / pid / "stat").read_text()
         cmdline = (
@@ -62,12 +96,12 @@ def _read(pid: str) -> tuple[int, float, str] | None:
     fields = stat.rsplit(")", 1)[1].split()
     # After the command: state, ppid, ..., utime and stime are fields 14 and 15 of stat(5).
     ppid, utime, stime = int(fields[1]), int(fields[11]), int(fields[12])
-    return ppid, (utime + stime) / TICKS, cmdline.strip()
+    return ppid, (utime + stime) / TICKS, _waited(pid), cmdline.strip()
 
 
 def snapshot() -> Snapshot:
     """Every counted process: pid -> (part, CPU seconds so far)."""
-    seen: dict[int, tuple[int, float, str]] = {}
+    seen: dict[int, tuple[int, float, float, str]] = {}
     for entry in PROC.iterdir():
         if entry.name.isdigit():
             read = _read(entry.name)
@@ -80,32 +114,63 @@ def snapshot() -> Snapshot:
             return parts[pid]
         if pid not in seen or depth > 32:
             return None
-        ppid, _, cmdline = seen[pid]
+        ppid, _, _, cmdline = seen[pid]
         part = part_of(cmdline) or (resolve(ppid, depth + 1) if ppid > 1 else None)
         parts[pid] = part
         return part
 
-    return {pid: (part, seen[pid][1]) for pid in seen if (part := resolve(pid)) is not None}
+    return {
+        pid: Sample(part, seen[pid][1], seen[pid][2])
+        for pid in seen
+        if (part := resolve(pid)) is not None
+    }
 
 
-def usage(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
-) -> dict[str, float]:
-    """CPU seconds by part between two snapshots, most first."""
+def _between(before: Snapshot, after: Snapshot, field: str) -> dict[str, float]:
+    """A total's growth by part between two snapshots, most first. A process
+    that started during the window counts from zero; one that ended is lost."""
     spent: dict[str, float] = {}
-    for pid, (part, seconds) in after.items():
+    for pid, sample in after.items():
         start = before.get(pid)
-        used = seconds - start[1] if start is not None and start[0] == part else seconds
-        spent[part] = spent.get(part, 0.0) + max(0.0, used)
+        used = getattr(sample, field) - (
+            getattr(start, field) if start is not None and start.part == sample.part else 0.0
+        )
+        spent[sample.part] = spent.get(sample.part, 0.0) + max(0.0, used)
     return dict(sorted(spent.items(), key=lambda item: item[1], reverse=True))
 
 
-def write(path: Path, seconds: float, spent: dict[str, float]) -> None:
-    path.write_text(json.dumps({"seconds": seconds, "cpu_seconds": spent}, indent=1) + "\n")
+def usage(before: Snapshot, after: Snapshot) -> dict[str, float]:
+    """CPU seconds by part between two snapshots, most first."""
+    return _between(before, after, "cpu")
 
 
-def read(path: Path) -> tuple[float, dict[str, float]] | None:
+def waited(before: Snapshot, after: Snapshot) -> dict[str, float]:
+    """Seconds waited for a CPU by part between two snapshots, most first."""
+    return _between(before, after, "waited")
+
+
+class Window(NamedTuple):
+    seconds: float
+    cpu: dict[str, float]
+    waited: dict[str, float]
+
+
+def measure(before: Snapshot, after: Snapshot, seconds: float) -> Window:
+    return Window(seconds, usage(before, after), waited(before, after))
+
+
+def write(path: Path, window: Window) -> None:
+    data = {"seconds": window.seconds, "cpu_seconds": window.cpu,
+            "waited_seconds": window.waited}  # fmt: skip
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def read(path: Path) -> Window | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text())
-    return float(data["seconds"]), {k: float(v) for k, v in data["cpu_seconds"].items()}
+    return Window(
+        float(data["seconds"]),
+        {k: float(v) for k, v in data["cpu_seconds"].items()},
+        {k: float(v) for k, v in data.get("waited_seconds", {}).items()},
+    )

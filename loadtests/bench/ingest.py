@@ -217,7 +217,11 @@ def run(
         if done is not None:
             result.stored_seconds = done - first
             spent = {**cpu.usage(before, after), "wrk": wrk_cpu}
-            result.cpu = CpuUse(done - first, tuple(sorted(spent.items(), key=lambda i: -i[1])))
+            result.cpu = CpuUse(
+                done - first,
+                tuple(sorted(spent.items(), key=lambda i: -i[1])),
+                tuple(cpu.waited(before, after).items()),
+            )
         if not result.complete:
             result.notes.append(
                 f"only {result.stored} of {accepted} accepted events were stored "

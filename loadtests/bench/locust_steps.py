@@ -63,8 +63,8 @@ def _measure(environment: Any, user_count: int) -> None:
     )
     gevent.sleep(MEASURE_SECONDS)
     if CPU_FILE:
-        spent = cpu.usage(before, cpu.snapshot())
-        cpu.write(Path(CPU_FILE), time.monotonic() - window_began, spent)
+        window = cpu.measure(before, cpu.snapshot(), time.monotonic() - window_began)
+        cpu.write(Path(CPU_FILE), window)
     environment.runner.quit()
 
 

@@ -118,8 +118,12 @@ def run_step(
     failures_csv = Path(f"{prefix}_failures.csv")
     if failures_csv.exists():
         failures = parse_locust_failures(failures_csv.read_text(encoding="utf-8"))
-    spent = cpu.read(cpu_file)
-    use = CpuUse(spent[0], tuple(spent[1].items())) if spent else None
+    window = cpu.read(cpu_file)
+    use = (
+        CpuUse(window.seconds, tuple(window.cpu.items()), tuple(window.waited.items()))
+        if window
+        else None
+    )
     return Step(users, aggregate, slowest, tuple(failures), use), command, cpu_warning
 
 

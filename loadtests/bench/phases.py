@@ -9,8 +9,10 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
+import cpu
 import ingest
 import mixed
 from facts import code_state, services_part
@@ -73,6 +75,7 @@ def run_read(report: Report, env: dict[str, str], catalog: str, results: Path) -
     urls = {key: f"http://127.0.0.1:{port}{path}" for key, port in ports.items()}
     check_code(report, "the cached read")
     processes = []
+    servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for scenario in wanted:
             key = scenario.key
@@ -85,6 +88,7 @@ def run_read(report: Report, env: dict[str, str], catalog: str, results: Path) -
                 scenario, ports[key], env, results / f"{key}-server.log", server_cpus
             )
             processes.append(process)
+            servers[key] = process
             wait_for(urls[key], process)
         runs: dict[str, list[WrkRun]] = {scenario.key: [] for scenario in wanted}
         for scenario in wanted:
@@ -93,7 +97,11 @@ def run_read(report: Report, env: dict[str, str], catalog: str, results: Path) -
             for scenario in wanted:
                 key = scenario.key
                 refill_cache(env["BENCH_REDIS_URL"], report.product_id, catalog + path)
+                before = cpu.process_seconds(servers[key].pid)
                 run = run_wrk(urls[key], args, args.duration, wrk_cpus)
+                spent = cpu.process_seconds(servers[key].pid) - before
+                if run.requests and spent > 0:
+                    run.server_cpu_us = 1e6 * spent / run.requests
                 (results / f"{key}-wrk-{index + 1}.txt").write_text(run.raw)
                 say(f"  {scenario.title}, run {index + 1}: {run.rps:.0f} req/s, "
                     f"p99 {run.p99_ms:.2f} ms")  # fmt: skip

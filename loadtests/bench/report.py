@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,15 +74,20 @@ def render_read(report: Report) -> list[str]:
         lines.append("Server and wrk share the CPUs (not pinned): figures are pessimistic.")
     lines += [
         "",
-        "| server | req/s | p50 ms | p90 ms | p99 ms | errors | runs (req/s) |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| server | req/s | p50 ms | p90 ms | p99 ms | errors | runs (req/s) "
+        "| server CPU µs per request, by run |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for outcome in outcomes.values():
         m = outcome.median
         runs = ", ".join(f"{run.rps:.0f}" for run in outcome.runs)
+        cpu_runs = ", ".join(
+            f"{run.server_cpu_us:.0f}" if run.server_cpu_us is not None else "?"
+            for run in outcome.runs
+        )
         lines.append(
             f"| {outcome.scenario.title} | {m.rps:.0f} | {m.p50_ms:.2f} | {m.p90_ms:.2f} "
-            f"| {m.p99_ms:.2f} | {m.errors} | {runs} |"
+            f"| {m.p99_ms:.2f} | {m.errors} | {runs} | {cpu_runs} |"
         )
     bare = outcomes["bare"].median if "bare" in outcomes else None
     on = outcomes["on"].median if "on" in outcomes else None
@@ -92,6 +98,12 @@ def render_read(report: Report) -> list[str]:
 
     def p99(run: WrkRun | None) -> float:
         return run.p99_ms if run else 0.0
+
+    def cpu_us(outcome: Outcome | None) -> float:
+        """The median over runs of the server's CPU per request (0: not measured)."""
+        spent = sorted(r.server_cpu_us for r in (outcome.runs if outcome else [])
+                       if r.server_cpu_us is not None)  # fmt: skip
+        return spent[len(spent) // 2] if spent else 0.0
 
     lines += [
         "",
@@ -104,13 +116,23 @@ def render_read(report: Report) -> list[str]:
         f"| req/s: catalog (observability off) / bare | {ratio(rps(off), rps(bare))} | | |",
         f"| req/s: observability on / off | {ratio(rps(on), rps(off))} | ≥ 0.90 "
         f"| {_met(rps(on), rps(off), lambda r: r >= 0.9)} |",
+        f"| server CPU per request (median of runs): observability off / on "
+        f"| {ratio(cpu_us(outcomes.get('off')), cpu_us(outcomes.get('on')))} | | |",
         "",
         "The gap between bare and catalog (off) is the cost of the framework: routing,",
         "dependency injection, validation and response building. The gap between off and",
         "on is the cost of request metrics and access logging.",
-        "",
+        "Server CPU per request is the server process's user and system time over a run",
+        "(`/proc/<pid>/stat`) divided by the requests wrk counted: unlike req/s, it does",
+        "not move with time the machine's cores spent elsewhere.",
     ]
-    return lines
+    on_cpu, off_cpu = cpu_us(outcomes.get("on")), cpu_us(outcomes.get("off"))
+    if on_cpu and off_cpu:
+        lines.append(
+            f"Request metrics and the access line cost {on_cpu - off_cpu:.0f} µs of CPU per "
+            f"request ({on_cpu:.0f} against {off_cpu:.0f}, medians of the runs)."
+        )
+    return [*lines, ""]
 
 
 def _met(numerator: float, denominator: float, check: Any) -> str:
@@ -260,6 +282,8 @@ def render_mixed(report: Report) -> list[str]:
             f"First failed step: {failed.users} users, {failed.aggregate.rps:.1f} req/s "
             f"({', '.join(why) or 'no requests'})."
         )
+        if failed.cpu is not None:
+            lines += render_cpu(failed)
     elif failed:
         lines.append(f"First failed step: {failed.users} users (Locust produced no figures).")
     else:
@@ -289,22 +313,37 @@ def render_cpu(step: Step) -> list[str]:
 
 
 def cpu_table(use: CpuUse, count: int, unit: str, heading: str) -> list[str]:
-    """CPU by part of the stack over a window, and per ``unit`` of ``count``."""
+    """CPU by part of the stack over a window, and per ``unit`` of ``count``;
+    with the time each part's threads waited for a core, where it was read."""
+    waited = dict(use.waited)
+    extra = " | waited for a core s" if waited else ""
     lines = [
         "",
         heading,
         "",
-        f"| process | CPU s | cores | CPU ms per {unit} |",
-        "|---|---:|---:|---:|",
+        f"| process | CPU s | cores | CPU ms per {unit}{extra} |",
+        "|---|---:|---:|---:|" + ("---:|" if waited else ""),
     ]
     for part, spent in use.by_part:
+        wait = f" | {waited[part]:.1f}" if part in waited else (" | " if waited else "")
         lines.append(
-            f"| {part} | {spent:.1f} | {spent / use.seconds:.2f} | {use.ms_per(count, spent):.2f} |"
+            f"| {part} | {spent:.1f} | {spent / use.seconds:.2f} "
+            f"| {use.ms_per(count, spent):.2f}{wait} |"
         )
+    total_wait = f" | {use.waited_total:.1f}" if waited else ""
     lines.append(
         f"| **all** | {use.total:.1f} | {use.total / use.seconds:.2f} "
-        f"| **{use.ms_per(count):.2f}** |"
+        f"| **{use.ms_per(count):.2f}**{total_wait} |"
     )
+    if waited:
+        cores = os.cpu_count() or 1
+        lines += [
+            "",
+            f"On average {use.total / use.seconds:.2f} of the machine's {cores} cores ran "
+            f"these processes and {use.waited_total / use.seconds:.2f} of their threads "
+            "were ready to run but waited for a core (the run-queue wait of "
+            "`/proc/<pid>/task/<tid>/schedstat`).",
+        ]
     return lines
 
 

@@ -49,6 +49,10 @@ class WrkRun:
     p99_ms: float
     errors: int
     raw: str
+    requests: int = 0
+    # CPU time (user + system) the server process spent per request answered,
+    # when it was measured.
+    server_cpu_us: float | None = None
 
 
 @dataclass
@@ -118,7 +122,9 @@ def parse_wrk(output: str) -> WrkRun:
     )
     if sockets:
         errors += sum(int(value) for value in sockets.groups())
+    requests = re.search(r"(\d+) requests in ", output)
     return WrkRun(
+        requests=int(requests.group(1)) if requests else 0,
         rps=float(rps.group(1)),
         p50_ms=_to_ms(percentiles.get("50", "0ms")),
         p90_ms=_to_ms(percentiles.get("90", "0ms")),

@@ -103,10 +103,16 @@ class CpuUse:
 
     seconds: float  # the window's length
     by_part: tuple[tuple[str, float], ...]  # most first
+    # Seconds each part's threads were ready to run but waited for a core.
+    waited: tuple[tuple[str, float], ...] = ()
 
     @property
     def total(self) -> float:
         return sum(spent for _, spent in self.by_part)
+
+    @property
+    def waited_total(self) -> float:
+        return sum(spent for _, spent in self.waited)
 
     def ms_per(self, count: int, spent: float | None = None) -> float:
         """Milliseconds of CPU per unit of work (a request, an event)."""

@@ -56,10 +56,50 @@ def test_a_process_is_counted_in_the_part_its_command_names(cmdline: str, part: 
 
 
 def test_usage_counts_what_was_spent_between_snapshots() -> None:
-    before = {1: ("user service", 10.0), 2: ("Redis", 3.0), 3: ("user service", 1.0)}
-    after = {1: ("user service", 12.5), 2: ("Redis", 3.5), 4: ("user service", 0.25)}
+    before = {1: cpu.Sample("user service", 10.0, 4.0), 2: cpu.Sample("Redis", 3.0, 1.0),
+              3: cpu.Sample("user service", 1.0, 0.5)}  # fmt: skip
+    after = {1: cpu.Sample("user service", 12.5, 5.0), 2: cpu.Sample("Redis", 3.5, 1.25),
+             4: cpu.Sample("user service", 0.25, 0.75)}  # fmt: skip
     # pid 3 ended (lost); pid 4 started during the window (counted from zero).
     assert cpu.usage(before, after) == {"user service": 2.75, "Redis": 0.5}
+    assert cpu.waited(before, after) == {"user service": 1.75, "Redis": 0.25}
+
+
+def test_a_window_survives_its_file(tmp_path: Path) -> None:
+    window = cpu.Window(30.5, {"catalog service": 12.0}, {"catalog service": 3.5})
+    cpu.write(tmp_path / "w.json", window)
+    assert cpu.read(tmp_path / "w.json") == window
+    assert cpu.read(tmp_path / "missing.json") is None
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir() or not hasattr(os, "sched_setaffinity"),
+    reason="needs Linux's /proc and CPU affinity",
+)
+def test_threads_that_share_one_core_are_seen_waiting_for_it() -> None:
+    """Three busy processes on one core: each is ready to run two thirds of
+    the time it is not running, and the snapshot sees that wait."""
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/schedstat").exists():
+        pytest.skip("the kernel keeps no scheduler statistics")
+    core = min(os.sched_getaffinity(0))
+    busy = (
+        f"import os, time\nos.sched_setaffinity(0, {{{core}}})\n"
+        "end = time.time() + 1.5\nwhile time.time() < end: pass"
+    )
+    children = [subprocess.Popen([sys.executable, "-c", busy, "sandbox-serve", "catalog"])
+                for _ in range(3)]  # fmt: skip
+    try:
+        time.sleep(0.2)
+        before = cpu.snapshot()
+        time.sleep(1.0)
+        after = cpu.snapshot()
+    finally:
+        for child in children:
+            child.wait(timeout=10)
+    waits = [after[c.pid].waited - before[c.pid].waited for c in children if c.pid in before]
+    assert len(waits) == 3
+    # Alone on the core each would wait 0 s; sharing it three ways, about 0.67 s of 1 s.
+    assert sum(waits) > 1.0, waits
 
 
 def test_a_busy_child_counts_in_its_parents_part() -> None:
@@ -78,8 +118,8 @@ def test_a_busy_child_counts_in_its_parents_part() -> None:
     finally:
         parent.kill()
     assert parent.pid in before
-    children = [pid for pid, (part, _) in before.items()
-                if part == "catalog service" and pid != parent.pid and pid != os.getpid()]  # fmt: skip
+    children = [pid for pid, sample in before.items()
+                if sample.part == "catalog service" and pid != parent.pid and pid != os.getpid()]  # fmt: skip
     assert children, "the child was not counted in its parent's part"
 
 
@@ -97,3 +137,25 @@ def test_the_page_shows_where_the_cpu_went() -> None:
     assert "| user service | 15.0 | 0.50 | 6.25 |" in text
     assert "| FerretDB | 6.0 | 0.20 | 2.50 |" in text
     assert "| **all** | 24.0 | 0.80 | **10.00** |" in text
+    assert "waited for a core" not in text
+
+
+def test_the_page_shows_the_wait_for_a_core_of_the_passing_and_the_failing_step() -> None:
+    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    report = writer.Report(args=args, facts={})
+    passed = summary.CpuUse(30.0, (("catalog service", 12.0), ("FerretDB", 6.0)),
+                            (("catalog service", 3.0), ("FerretDB", 1.5)))  # fmt: skip
+    failed = summary.CpuUse(30.0, (("catalog service", 18.0), ("FerretDB", 9.0)),
+                            (("catalog service", 15.0), ("FerretDB", 6.0)))  # fmt: skip
+    report.steps = [
+        summary.Step(320, summary.LocustAggregate(2400, 0, 80.0, 9, 30, 80, 200), cpu=passed),
+        summary.Step(640, summary.LocustAggregate(3000, 5, 100, 200, 900, 2000, 4000), cpu=failed),
+    ]
+    text = writer.render(report)
+    assert "| process | CPU s | cores | CPU ms per request | waited for a core s |" in text
+    assert "| catalog service | 12.0 | 0.40 | 5.00 | 3.0 |" in text
+    assert "| **all** | 18.0 | 0.60 | **7.50** | 4.5 |" in text
+    assert "Where the CPU went while 640 users were held (30 s, 3000 requests" in text
+    assert "| catalog service | 18.0 | 0.60 | 6.00 | 15.0 |" in text
+    assert "| **all** | 27.0 | 0.90 | **9.00** | 21.0 |" in text
+    assert "0.70 of their threads were ready to run but waited for a core" in text

@@ -154,6 +154,8 @@ def test_parse_wrk_counts_errors_and_units() -> None:
     assert run.p50_ms == pytest.approx(27.0)
     assert run.p99_ms == pytest.approx(1200.0)
     assert run.errors == 9
+    assert run.requests == 1752
+    assert run.server_cpu_us is None
 
 
 def test_report_shows_every_figure_and_the_verdicts() -> None:
@@ -163,9 +165,10 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
     )  # fmt: skip
     report = writer.Report(args=args, facts={"CPU": "test"},
                            commands=["make bench", f"{runner.ROOT}/.venv/bin/locust -f x.py"])  # fmt: skip
-    for key, rps, p99 in (("bare", 2000.0, 10.0), ("on", 1000.0, 20.0), ("off", 1100.0, 18.0)):
+    for key, rps, p99, cpu_us in (("bare", 2000.0, 10.0, 150.0), ("on", 1000.0, 20.0, 330.0),
+                                  ("off", 1100.0, 18.0, 300.0)):  # fmt: skip
         scenario = next(s for s in runner.SCENARIOS if s.key == key)
-        run = runner.WrkRun(rps, 1.0, 2.0, p99, 0, "")
+        run = runner.WrkRun(rps, 1.0, 2.0, p99, 0, "", server_cpu_us=cpu_us)
         report.outcomes[key] = runner.Outcome(scenario, [run])
     report.ingest = ingest.IngestResult(
         run_id="bench-x", clients=8, seconds=1.0, accepted=100, post_seconds=1.0,
@@ -180,6 +183,9 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
     assert "| req/s: catalog (observability on) / bare | 0.50 | ≥ 0.40 | yes |" in text
     assert "| p99: catalog (observability on) / bare | 2.00 | ≤ 3.0 | yes |" in text
     assert "| req/s: observability on / off | 0.91 | ≥ 0.90 | yes |" in text
+    assert "| catalog, observability on | 1000 | 1.00 | 2.00 | 20.00 | 0 | 1000 | 330 |" in text
+    assert "| server CPU per request (median of runs): observability off / on | 0.91 | | |" in text
+    assert "cost 30 µs of CPU per request (330 against 300, medians of the runs)" in text
     assert "| API → Celery on Redis → MongoDB (stored) | 100 | 2.00 | 50 |" in text
     assert "| raw pymongo `insert_many` (baseline) | 100 | 0.50 | 200 |" in text
     assert "API path / raw insert_many: **0.25**" in text
