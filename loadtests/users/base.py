@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import gevent
+from failures import describe
 from locust import FastHttpUser
 from locust.exception import StopUser
 from routes import Route
@@ -79,25 +80,6 @@ class Catalog:
 
 
 CATALOG = Catalog()
-
-
-def describe(resp: Any) -> str:
-    """A failure message: the status, and for a client error the contract's detail."""
-    message = f"HTTP {resp.status_code}"
-    if 400 <= (resp.status_code or 0) < 500:
-        try:
-            detail = resp.json().get("detail")
-        except (ValueError, AttributeError):
-            detail = None
-        if isinstance(detail, list):  # 422: FastAPI's field errors
-            detail = "; ".join(
-                f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}"
-                for e in detail
-                if isinstance(e, dict)
-            )
-        if detail:
-            message += f": {str(detail)[:120]}"
-    return message
 
 
 def valid_product(body: Any) -> str | None:

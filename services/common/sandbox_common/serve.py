@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         server_header=False,
         proxy_headers=True,
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 

@@ -38,6 +38,12 @@ class CommonSettings(RedisSettings):
     host: str = "0.0.0.0"  # noqa: S104 - a container's server listens on every interface
     port: int = 8000
     web_concurrency: int = Field(default=1, ge=1)
+    # How long an idle keep-alive connection stays open. Longer than any
+    # client waits between two requests on one connection (the load test's
+    # users wait up to 15 s): a server that closes a connection just as its
+    # client reuses it fails that request with a reset (uvicorn's own default
+    # is 5 s).
+    keep_alive_seconds: int = Field(default=75, ge=1)
 
     broker_url: str
     broker_visibility_timeout: int = Field(default=120, ge=10)
