@@ -6,15 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 
+def _wrapped(error: BaseException) -> BaseException | None:
+    """The exception ``error`` wraps, if any: geventhttpclient's
+    ``RetriesExceeded`` keeps it as ``original``, requests and urllib3 among
+    their arguments, Python as the cause."""
+    original = getattr(error, "original", None)
+    if isinstance(original, BaseException):
+        return original
+    return error.__cause__ or next(
+        (arg for arg in error.args if isinstance(arg, BaseException)), None
+    )
+
+
 def _error_names(error: BaseException) -> str:
     """The kind of a failed exchange: the exception's type and, where it wraps
-    another (requests → urllib3 → the socket's), the innermost one's. Types
-    only, so failures of one kind group into one line of Locust's report."""
+    another, the innermost one's. Types only, so failures of one kind group
+    into one line of Locust's report."""
     inner, seen = error, {id(error)}
     while True:
-        wrapped = inner.__cause__ or next(
-            (arg for arg in inner.args if isinstance(arg, BaseException)), None
-        )
+        wrapped = _wrapped(inner)
         if wrapped is None or id(wrapped) in seen:
             break
         inner = wrapped

@@ -9,7 +9,10 @@ nearest ancestor's (uvicorn's worker processes, PostgreSQL's backends, a
 Celery pool's children). A PostgreSQL backend is counted by the database it
 serves, so the catalog's queries and FerretDB's storage show apart. A process
 that started during the window counts from zero; one that ended during it is
-lost (pooled connections and workers live longer than a step).
+lost (pooled connections and workers live longer than a step). The wait is
+read per thread, so a thread that ended during the window takes its wait
+with it (its CPU stays in the process's stat); the services' threads live
+as long as their process.
 """
 
 from __future__ import annotations

@@ -278,10 +278,11 @@ def render_mixed(report: Report) -> list[str]:
             why.append(f"p95 {failed.aggregate.p95_ms:.0f} ms")
         if failed.aggregate.failures:
             why.append(f"{failed.aggregate.failures} failed requests")
-        lines.append(
+        lines += [
+            "",
             f"First failed step: {failed.users} users, {failed.aggregate.rps:.1f} req/s "
-            f"({', '.join(why) or 'no requests'})."
-        )
+            f"({', '.join(why) or 'no requests'}).",
+        ]
         if failed.cpu is not None:
             lines += render_cpu(failed)
     elif failed:

@@ -44,7 +44,10 @@ def _answer(connection: socket.socket) -> bytes:
     length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length:"))  # fmt: skip
     while len(body) < length:
-        body += connection.recv(4096)
+        chunk = connection.recv(4096)
+        if not chunk:
+            return b"(closed by the server within the body)"
+        body += chunk
     return head.split(b"\r\n", 1)[0]
 
 

@@ -7,11 +7,42 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import requests
+from geventhttpclient.useragent import UserAgent
 from urllib3.exceptions import ProtocolError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
 failures = importlib.import_module("failures")
+
+
+def _raised_by_geventhttpclient(error: BaseException) -> BaseException:
+    """What Locust's FastHttpUser (geventhttpclient, no retries) raises when
+    the exchange fails with ``error``."""
+    agent = UserAgent(max_retries=0)
+
+    def fail(*_: object, **__: object) -> None:
+        raise error
+
+    agent._urlopen = fail  # type: ignore[method-assign]
+    with pytest.raises(BaseException) as raised:
+        agent.urlopen("http://127.0.0.1:9/x", method="GET")
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("error", "described"),
+    [
+        (TimeoutError("timed out"), "HTTP 0: RetriesExceeded (TimeoutError)"),
+        (BrokenPipeError(32, "Broken pipe"), "HTTP 0: RetriesExceeded (BrokenPipeError)"),
+        (ConnectionResetError(104, "reset"), "HTTP 0: ConnectionResetError"),
+    ],
+)
+def test_what_the_load_tests_client_raises_is_named_to_its_cause(
+    error: BaseException, described: str
+) -> None:
+    resp = SimpleNamespace(status_code=0, error=_raised_by_geventhttpclient(error))
+    assert failures.describe(resp) == described
 
 
 def test_a_request_without_an_answer_says_what_broke() -> None:
