@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from geventhttpclient.useragent import UserAgent
+from geventhttpclient.useragent import RetriesExceeded, UserAgent
 from urllib3.exceptions import ProtocolError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
@@ -25,7 +25,7 @@ def _raised_by_geventhttpclient(error: BaseException) -> BaseException:
         raise error
 
     agent._urlopen = fail  # type: ignore[method-assign]
-    with pytest.raises(BaseException) as raised:
+    with pytest.raises((RetriesExceeded, OSError)) as raised:
         agent.urlopen("http://127.0.0.1:9/x", method="GET")
     return raised.value
 
