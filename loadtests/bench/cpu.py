@@ -65,10 +65,20 @@ def part_of(cmdline: str) -> str | None:
     return None
 
 
+def _stat(pid: str) -> tuple[int, float]:
+    """(parent pid, CPU seconds so far) from ``/proc/<pid>/stat``; OSError if gone."""
+    fields = (PROC / pid / "stat").read_text().rsplit(")", 1)[1].split()
+    # After the command: state, ppid, ..., utime and stime are fields 14 and 15 of stat(5).
+    ppid, utime, stime = int(fields[1]), int(fields[11]), int(fields[12])
+    return ppid, (utime + stime) / TICKS
+
+
 def process_seconds(pid: int) -> float:
     """CPU seconds (user + system) a process has spent so far; 0 if it is gone."""
-    read = _read(str(pid))
-    return read[1] if read is not None else 0.0
+    try:
+        return _stat(str(pid))[1]
+    except OSError:
+        return 0.0
 
 
 def _waited(pid: str) -> float:
@@ -90,16 +100,13 @@ def _read(pid: str) -> tuple[int, float, float, str] | None:
     """(parent pid, CPU seconds, seconds waited for a CPU, command line) of a
     process, or None if gone."""
     try:
-        stat = (PROC / pid / "stat").read_text()
+        ppid, seconds = _stat(pid)
         cmdline = (
             (PROC / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         )
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    # After the command: state, ppid, ..., utime and stime are fields 14 and 15 of stat(5).
-    ppid, utime, stime = int(fields[1]), int(fields[11]), int(fields[12])
-    return ppid, (utime + stime) / TICKS, _waited(pid), cmdline.strip()
+    return ppid, seconds, _waited(pid), cmdline.strip()
 
 
 def snapshot() -> Snapshot:

@@ -59,8 +59,9 @@ def urls(cluster: Cluster, installed: subprocess.CompletedProcess[str]) -> dict[
 
 
 @pytest.fixture(scope="session")
-def admin_credentials(cluster: Cluster, user_api: httpx.Client) -> tuple[str, str]:
-    """The email and password of the first admin the chart's generated credentials name."""
+def admin(cluster: Cluster, user_api: httpx.Client) -> Account:
+    """The first admin the chart's generated credentials name; it logs in again
+    before its access token expires (the suite takes longer than one lives)."""
     secret = f"{cluster.release}-credentials"
     email = cluster.secret_value(secret, "admin-email")
     password = cluster.secret_value(secret, "admin-password")
@@ -73,11 +74,4 @@ def admin_credentials(cluster: Cluster, user_api: httpx.Client) -> tuple[str, st
             ) or None,
             timeout=90, interval=2, what="the first admin",
         )  # fmt: skip
-    return email, password
-
-
-@pytest.fixture
-def admin(admin_credentials: tuple[str, str], user_api: httpx.Client) -> Account:
-    """That admin, logged in for this test: an access token lives 15 minutes,
-    less than the cluster suite takes."""
-    return admin_account(user_api, *admin_credentials)
+    return admin_account(user_api, email, password)
