@@ -135,6 +135,19 @@ class TestProductWrites:
         assert body["stock"] == 5
         assert body["updated_at"] > product["updated_at"]
 
+    def test_an_update_answers_with_the_category_it_set(
+        self, catalog_api: httpx.Client, admin: Account
+    ) -> None:
+        first = ensure_category(catalog_api, admin, f"move-{uuid.uuid4().hex[:8]}")
+        second = ensure_category(catalog_api, admin, f"move-{uuid.uuid4().hex[:8]}")
+        product = create_product(catalog_api, admin, category=first)
+        path = f"/api/v1/products/{product['id']}"
+        for category in (second, None, first):
+            response = catalog_api.patch(path, headers=admin.headers, json={"category": category})
+            assert response.status_code == 200, response.text
+            assert response.json()["category"] == category
+            assert catalog_api.get(path).json()["category"] == category
+
     @pytest.mark.parametrize("fields", [{"name": None}, {"price": "-3"}, {"id": str(uuid.uuid4())}])
     def test_bad_updates_are_422(
         self, catalog_api: httpx.Client, admin: Account, fields: dict[str, object]

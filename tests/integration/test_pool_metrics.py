@@ -1,6 +1,7 @@
-"""The pool's gauges on a real PostgreSQL: a connection counts as in use from
-the moment the pool hands it out, its pre-ping included, so a slow server
-shows as connections in use, not as an idle pool."""
+"""The pool on a real PostgreSQL: a connection counts as in use from the
+moment the pool hands it out, its pre-ping included, so a slow server shows
+as connections in use, not as an idle pool; read sessions share the pool
+without a transaction around their statement."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sandbox_common.db import create_async_db
+from sandbox_common.db import create_async_db, read_session_factory, session_factory
 
 DATABASE = "pool_metrics_test"
 
@@ -62,3 +64,38 @@ def test_a_connection_is_in_use_from_hand_out_through_its_pre_ping(env: dict[str
     assert seen["pinged"] == [busy], "a connection being pre-pinged must count as in use"
     assert seen["second held"] == busy
     assert seen["second returned"] == idle
+
+
+def test_a_read_session_runs_each_statement_on_its_own_and_returns_a_transactional_connection(
+    env: dict[str, str],
+) -> None:
+    """A read session sends its query without BEGIN (each statement is its own
+    transaction, so ``now()`` moves between two of them); the same pooled
+    connection, handed to an ordinary session next, is transactional again."""
+
+    async def nows(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any]:
+        async with sessions() as session:
+            first = (await session.execute(text("SELECT now()"))).scalar_one()
+            await session.execute(text("SELECT pg_sleep(0.01)"))
+            second = (await session.execute(text("SELECT now()"))).scalar_one()
+            return first, second
+
+    async def scenario() -> dict[str, tuple[Any, Any]]:
+        engine = create_async_db(env["SANDBOX_CATALOG_DATABASE_URL"], database=DATABASE,
+                                 pool_size=1)  # fmt: skip
+        try:
+            return {
+                "read": await nows(read_session_factory(engine)),
+                "ordinary": await nows(session_factory(engine)),
+                "read again": await nows(read_session_factory(engine)),
+            }
+        finally:
+            await engine.dispose()
+
+    seen = asyncio.run(scenario())
+    first, second = seen["read"]
+    assert second > first, "a read session's statements ran in one transaction"
+    first, second = seen["ordinary"]
+    assert second == first, "the pooled connection came back autocommitting"
+    first, second = seen["read again"]
+    assert second > first

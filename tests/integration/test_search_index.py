@@ -84,7 +84,7 @@ def test_the_search_finds_what_it_should(big_catalog: str, q: str) -> None:
                                             limit=100, after=None)  # fmt: skip
         finally:
             await engine.dispose()
-        return [product.sku for product in found]
+        return [product["sku"] for product in found]
 
     # created_at is now() minus n seconds: the smallest n is the newest.
     assert asyncio.run(skus()) == [f"S-{n}" for n in range(5000, PRODUCTS + 1, 5000)]

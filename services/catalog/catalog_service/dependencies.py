@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog_service.cache import ProductCache
 from sandbox_common.app import from_state
-from sandbox_common.db import request_session
+from sandbox_common.db import read_session, request_session
 
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
-SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(from_state("sessions"))]
+# Reads of one statement each: no transaction around them (read_session_factory).
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+ReadSessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(from_state("read_sessions"))]
 CacheDep = Annotated[ProductCache, Depends(from_state("cache"))]
 CeleryDep = Annotated[Celery, Depends(from_state("celery"))]

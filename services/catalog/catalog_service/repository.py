@@ -68,6 +68,20 @@ def _filtered(query: Select[Any], filters: ProductFilter) -> Select[Any]:
     return query
 
 
+def _page_columns(source: Any) -> Select[Any]:
+    """A page's rows: the public fields, the category as its slug, nothing
+    else (no search vector, no ORM objects to build for a read)."""
+    return select(
+        source.id, source.sku, source.name, source.description, source.price,
+        source.currency, Category.slug.label("category"), source.stock, source.created_at,
+        source.updated_at,
+    ).outerjoin(Category, Category.id == source.category_id)  # fmt: skip
+
+
+# Built once: a statement is immutable, and each filter adds to a copy.
+_PRODUCT_PAGE = _page_columns(Product)
+
+
 def product_page_query(
     filters: ProductFilter, *, sort: str, limit: int, after: tuple[Any, uuid.UUID] | None
 ) -> Select[Any]:
@@ -78,10 +92,10 @@ def product_page_query(
         # row by row, which for a rare word means reading the whole table.
         matches = _filtered(select(Product), filters).cte("matches").prefix_with("MATERIALIZED")
         source: Any = aliased(Product, matches)
-        query = select(source)
+        query = _page_columns(source)
     else:
         source = Product
-        query = _filtered(select(Product), filters)
+        query = _filtered(_PRODUCT_PAGE, filters)
     column, id_column = getattr(source, attribute), source.id
     if after is not None:
         key: ColumnElement[bool]
@@ -104,9 +118,10 @@ async def list_products(
     sort: str,
     limit: int,
     after: tuple[Any, uuid.UUID] | None,
-) -> list[Product]:
+) -> list[dict[str, Any]]:
+    """One page of products, each a mapping of :class:`ProductPublic`'s fields."""
     query = product_page_query(filters, sort=sort, limit=limit, after=after)
-    return list((await session.execute(query)).unique().scalars())
+    return [dict(row) for row in (await session.execute(query)).mappings()]
 
 
 async def add_outbox(session: AsyncSession, *, event: ActivityEvent) -> None:

@@ -11,8 +11,9 @@ from catalog_service import service
 from catalog_service.dependencies import (
     CacheDep,
     CeleryDep,
+    ReadSessionDep,
+    ReadSessionsDep,
     SessionDep,
-    SessionsDep,
 )
 from catalog_service.repository import ProductFilter
 from catalog_service.schemas import (
@@ -44,7 +45,7 @@ class EventsUnavailable(ServiceError):
 
 
 @categories.get("")
-async def list_categories(session: SessionDep) -> CategoryList:
+async def list_categories(session: ReadSessionDep) -> CategoryList:
     return await service.list_categories(session=session)
 
 
@@ -58,7 +59,7 @@ async def create_category(
 
 @products.get("", responses=error_responses(400))
 async def list_products(
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[Text200 | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
     min_price: Annotated[Price | None, Query()] = None,
@@ -91,7 +92,7 @@ async def list_products(
 async def get_product(
     product_id: uuid.UUID,
     principal: OptionalPrincipal,
-    sessions: SessionsDep,
+    sessions: ReadSessionsDep,
     cache: CacheDep,
     event_publisher: EventPublisherDep,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -145,7 +146,7 @@ async def delete_product(
 async def like_product(
     product_id: uuid.UUID,
     principal: CurrentPrincipal,
-    sessions: SessionsDep,
+    sessions: ReadSessionsDep,
     cache: CacheDep,
     event_publisher: EventPublisherDep,
 ) -> Response:

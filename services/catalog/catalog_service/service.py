@@ -140,12 +140,12 @@ def parse_ids(raw: str | None) -> list[uuid.UUID] | None:
     return None if raw is None else [uuid.UUID(p) for p in raw.split(",")]
 
 
-def _cursor_key(sort: str, product: Product) -> Any:
+def _cursor_key(sort: str, product: dict[str, Any]) -> Any:
     if sort in ("price", "-price"):
-        return str(product.price)
+        return str(product["price"])
     if sort == "name":
-        return product.name
-    return product.created_at.isoformat()
+        return product["name"]
+    return product["created_at"].isoformat()
 
 
 def _parse_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
@@ -178,20 +178,23 @@ async def list_products(
     if len(products) > limit:
         products = products[:limit]
         last = products[-1]
-        next_cursor = encode_cursor([sort, _cursor_key(sort, last), str(last.id)])
-    return ProductPage(items=[to_public(p) for p in products], next_cursor=next_cursor)
+        next_cursor = encode_cursor([sort, _cursor_key(sort, last), str(last["id"])])
+    # One validation of the whole page, not a model built per product.
+    return ProductPage.model_validate({"items": products, "next_cursor": next_cursor})
 
 
 # -- writes ------------------------------------------------------------------------------------
 
 
-async def _category_id(session: AsyncSession, slug: str | None) -> int | None:
+async def _category(session: AsyncSession, slug: str | None) -> Category | None:
+    """The product's category, set as an object: the answer after the commit
+    needs no second read for its slug."""
     if slug is None:
         return None
     category = await repository.get_category_by_slug(session, slug=slug)
     if category is None:
         raise Conflict("Unknown category: create it first (POST /api/v1/categories)")
-    return category.id
+    return category
 
 
 def _write_metadata(product: Product) -> dict[str, Any]:
@@ -224,7 +227,7 @@ async def create_product(
         description=body.description,
         price=body.price,
         currency=body.currency,
-        category_id=await _category_id(session, body.category),
+        category=await _category(session, body.category),
         stock=body.stock,
     )
     session.add(product)
@@ -233,7 +236,6 @@ async def create_product(
         type="product.created", user_id=actor.user_id, object_id=product.id,
         metadata=_write_metadata(product)))  # fmt: skip
     await _commit_write(session)
-    await session.refresh(product, ["category"])
     metrics.PRODUCTS_WRITTEN.labels("create").inc()
     await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
     return to_public(product)
@@ -253,7 +255,7 @@ async def update_product(
         raise NotFound("Product not found")
     changes = body.model_dump(exclude_unset=True)
     if "category" in changes:
-        product.category_id = await _category_id(session, changes.pop("category"))
+        product.category = await _category(session, changes.pop("category"))
     for field, value in changes.items():
         setattr(product, field, value)
     product.updated_at = _now()
@@ -264,7 +266,6 @@ async def update_product(
                   "fields": ",".join(sorted(body.model_fields_set))}))  # fmt: skip
     await _commit_write(session)
     await cache.invalidate(product_id)
-    await session.refresh(product, ["category"])
     metrics.PRODUCTS_WRITTEN.labels("update").inc()
     await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
     return to_public(product)

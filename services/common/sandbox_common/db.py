@@ -103,6 +103,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a request that reads with one statement, on the same pool.
+
+    The connection autocommits, so the read is its query alone: no ``BEGIN``
+    before it and no ``ROLLBACK`` when the connection goes back to the pool,
+    one round trip to PostgreSQL instead of three. A read of several
+    statements, or any write, needs :func:`session_factory`: here each
+    statement would see its own snapshot and commit on its own.
+    """
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
@@ -111,6 +123,13 @@ async def ping(engine: AsyncEngine) -> None:
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: a session from ``app.state.sessions`` for one request."""
     async with request.app.state.sessions() as session:
+        yield session
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: a one-statement read session (:func:`read_session_factory`)
+    from ``app.state.read_sessions``."""
+    async with request.app.state.read_sessions() as session:
         yield session
 
 
