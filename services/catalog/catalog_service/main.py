@@ -19,6 +19,7 @@ from sandbox_common.db import create_async_db, ping, read_session_factory, sessi
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
 from sandbox_common.migrate import check_schema, head_revision
+from sandbox_common.outbox import drain_kicks
 from sandbox_common.redis import create_redis
 
 
@@ -44,6 +45,7 @@ def create_app(settings: CatalogSettings | None = None, *, observe: bool = True)
             yield
         finally:
             await app.state.event_publisher.stop()
+            await drain_kicks()
             await http.aclose()
             await redis.aclose()
             await engine.dispose()

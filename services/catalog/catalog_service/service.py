@@ -237,7 +237,7 @@ async def create_product(
         metadata=_write_metadata(product)))  # fmt: skip
     await _commit_write(session)
     metrics.PRODUCTS_WRITTEN.labels("create").inc()
-    await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
+    outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
     return to_public(product)
 
 
@@ -267,7 +267,7 @@ async def update_product(
     await _commit_write(session)
     await cache.invalidate(product_id)
     metrics.PRODUCTS_WRITTEN.labels("update").inc()
-    await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
+    outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
     return to_public(product)
 
 
@@ -290,7 +290,7 @@ async def delete_product(
     await session.commit()
     await cache.invalidate(product_id)
     metrics.PRODUCTS_WRITTEN.labels("delete").inc()
-    await outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
+    outbox.kick(celery, Tasks.RELAY_CATALOG_OUTBOX)
 
 
 def like_event(*, product_id: uuid.UUID, user_id: str) -> ActivityEvent:

@@ -15,6 +15,7 @@ from sandbox_common.db import create_async_db, ping, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.logging import get_logger
 from sandbox_common.migrate import check_schema, head_revision
+from sandbox_common.outbox import drain_kicks
 from sandbox_common.redis import create_redis
 from sandbox_common.startup import in_background
 from user_service import security, service
@@ -78,6 +79,7 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             ):
                 yield
         finally:
+            await drain_kicks()
             await redis.aclose()
             await engine.dispose()
 

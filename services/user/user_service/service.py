@@ -93,7 +93,7 @@ async def register(
         raise Conflict("Email already registered") from exc
     metrics.REGISTRATIONS.inc()
     _log.info("user registered", user_id=str(user.id))
-    await outbox.kick(celery, Tasks.RELAY_USER_OUTBOX)
+    outbox.kick(celery, Tasks.RELAY_USER_OUTBOX)
     return to_public(user)
 
 
@@ -217,7 +217,7 @@ async def delete_me(*, session: AsyncSession, celery: Celery, user: User) -> Non
     await repository.revoke_all_for_user(session, user_id=user.id, now=now)
     _enqueue(session, Tasks.ERASE_ACCOUNT, user_id=str(user.id))
     await session.commit()
-    await outbox.kick(celery, Tasks.RELAY_USER_OUTBOX)
+    outbox.kick(celery, Tasks.RELAY_USER_OUTBOX)
 
 
 async def list_users(*, session: AsyncSession, limit: int, cursor: str | None) -> UserPage:
