@@ -135,6 +135,10 @@ def render_read(report: Report) -> list[str]:
     return [*lines, ""]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _met(numerator: float, denominator: float, check: Any) -> str:
     if not numerator or not denominator:
         return "n/a"
@@ -213,7 +217,8 @@ def render_mixed(report: Report) -> list[str]:
     ]
     if report.events_before_mixed is not None:
         lines += [
-            f"Activity's events collection held {report.events_before_mixed:,} events when the "
+            f"Activity's events collection held {_count(report.events_before_mixed, 'event')} "
+            "when the "
             "first step began, and every step adds to it. Trending reads every stored event of "
             "its type on each run (see *What the profile shows*), so a fuller store leaves the "
             "steps less CPU.",

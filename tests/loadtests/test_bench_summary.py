@@ -180,6 +180,8 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
     report.events_before_mixed = 20531
     text = writer.render(report)
     assert "events collection held 20,531 events when the first step began" in text
+    report.events_before_mixed = 1
+    assert "events collection held 1 event when the first step began" in writer.render(report)
     assert "| req/s: catalog (observability on) / bare | 0.50 | ≥ 0.40 | yes |" in text
     assert "| p99: catalog (observability on) / bare | 2.00 | ≤ 3.0 | yes |" in text
     assert "| req/s: observability on / off | 0.91 | ≥ 0.90 | yes |" in text
