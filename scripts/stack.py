@@ -135,9 +135,19 @@ class Plan:
     """What to start, and the environment every process gets."""
 
     env: dict[str, str] = field(default_factory=dict)
+    # What one service's processes get on top of ``env``.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     start_postgres: bool = False
     start_redis: bool = False
     start_mongo: bool = False
+
+
+# One service's web processes, as replicas of that one alone would be in a cluster.
+WEB_CONCURRENCY_OF = {
+    "user": "SANDBOX_USER_WEB_CONCURRENCY",
+    "catalog": "SANDBOX_CATALOG_WEB_CONCURRENCY",
+    "activity": "SANDBOX_ACTIVITY_WEB_CONCURRENCY",
+}
 
 
 def make_plan() -> Plan:
@@ -187,6 +197,9 @@ def make_plan() -> Plan:
                 "SANDBOX_WORKER_CONCURRENCY", "SANDBOX_TRENDING_INTERVAL_SECONDS"):  # fmt: skip
         if key in given:
             plan.env[key] = given[key]
+    for service, variable in WEB_CONCURRENCY_OF.items():
+        if given.get(variable):
+            plan.service_env[service] = {"SANDBOX_WEB_CONCURRENCY": given[variable]}
     return plan
 
 
@@ -745,8 +758,8 @@ def start_app(plan: Plan) -> None:
     spawn("beat", [str(BIN / "sandbox-beat")],
           process_env(plan, SANDBOX_METRICS_PORT=str(BEAT_METRICS_PORT)))  # fmt: skip
     for service, port in SERVICE_PORTS.items():
-        spawn(service, [str(BIN / "sandbox-serve"), service],
-              process_env(plan, SANDBOX_PORT=str(port)))  # fmt: skip
+        env = process_env(plan, SANDBOX_PORT=str(port), **plan.service_env.get(service, {}))
+        spawn(service, [str(BIN / "sandbox-serve"), service], env)
 
 
 APP_PROCESSES = ("user", "catalog", "activity", "beat", "worker")

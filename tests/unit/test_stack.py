@@ -96,3 +96,20 @@ def test_a_dead_process_not_yet_reaped_is_not_running(
         assert stack.running_pid("probe") is None
     finally:
         os.waitpid(child, 0)
+
+
+def test_one_service_can_run_more_web_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SANDBOX_<SERVICE>_WEB_CONCURRENCY reaches that service's processes only;
+    SANDBOX_WEB_CONCURRENCY, if given, still reaches every service."""
+    monkeypatch.setattr(stack, "credentials", lambda: {
+        "SANDBOX_ADMIN_EMAIL": "admin@example.test", "SANDBOX_ADMIN_PASSWORD": "x",
+        "SANDBOX_LOCAL_PG_PASSWORD": "y"})  # fmt: skip
+    monkeypatch.setenv("SANDBOX_CATALOG_WEB_CONCURRENCY", "2")
+    monkeypatch.delenv("SANDBOX_WEB_CONCURRENCY", raising=False)
+    spawned: dict[str, dict[str, str]] = {}
+    monkeypatch.setattr(stack, "spawn", lambda name, argv, env: spawned.update({name: env}))
+    stack.start_app(stack.make_plan())
+    assert spawned["catalog"]["SANDBOX_WEB_CONCURRENCY"] == "2"
+    assert "SANDBOX_WEB_CONCURRENCY" not in spawned["user"]
+    assert "SANDBOX_WEB_CONCURRENCY" not in spawned["activity"]
+    assert "SANDBOX_WEB_CONCURRENCY" not in spawned["worker"]
