@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,17 +120,19 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: a session from ``app.state.sessions`` for one request."""
-    async with request.app.state.sessions() as session:
-        yield session
+def _session_from(factory: str) -> Callable[[Request], AsyncIterator[AsyncSession]]:
+    """A FastAPI dependency: a session of ``app.state.<factory>`` for one request."""
+
+    async def session(request: Request) -> AsyncIterator[AsyncSession]:
+        async with getattr(request.app.state, factory)() as session:
+            yield session
+
+    return session
 
 
-async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: a one-statement read session (:func:`read_session_factory`)
-    from ``app.state.read_sessions``."""
-    async with request.app.state.read_sessions() as session:
-        yield session
+request_session = _session_from("sessions")
+# One-statement reads (read_session_factory).
+read_session = _session_from("read_sessions")
 
 
 def utcnow() -> datetime:
