@@ -33,22 +33,54 @@ class _Events:
         self.stored.extend(documents)
 
 
+class _StatsRedis:
+    """Where stored events go for the stats (activity_service.stats): recorded."""
+
+    def __init__(self) -> None:
+        self.added: dict[str, dict[str, int]] = {}
+
+    def get(self, key: str) -> None:
+        return None
+
+    def pipeline(self, transaction: bool = True) -> _StatsRedis:
+        return self
+
+    def __enter__(self) -> _StatsRedis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def zadd(self, name: str, mapping: dict[str, int]) -> None:
+        self.added.setdefault(name, {}).update(mapping)
+
+    def expire(self, name: str, seconds: int, nx: bool = False) -> None:
+        return None
+
+    def execute(self) -> list[object]:
+        return []
+
+
 class _Store:
     def __init__(self, events: _Events) -> None:
         self.events = events
+        self.redis = _StatsRedis()
 
 
 def test_events_are_stored_after_an_outage_longer_than_ten_retries(
     worker_app: Celery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = _Events(failures=15)
-    monkeypatch.setattr(activity_tasks.store, "get", lambda: _Store(events))
+    store = _Store(events)
+    monkeypatch.setattr(activity_tasks.store, "get", lambda: store)
     event = ActivityEvent.new(type="product.viewed", user_id=uuid.uuid4(), object_id=uuid.uuid4())
     task = worker_app.tasks[Tasks.RECORD_EVENTS]
     result = task.apply(kwargs=record_events_kwargs([event]))  # retries run at once, in turn
     assert result.successful(), result.traceback
     assert events.attempts == 16
     assert [doc["event_id"] for doc in events.stored] == [event.event_id]
+    # Stored, then counted in the product's stats.
+    assert [event.event_id in added for added in store.redis.added.values()] == [True]
 
 
 def test_tasks_that_carry_work_never_give_up_and_periodic_ones_do(worker_app: Celery) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from activity_service import db
+from activity_service import db, stats
 from activity_service.catalog_client import CatalogNames
 from activity_service.config import ActivitySettings
 from activity_service.event_intake import EventIntake
@@ -57,6 +57,7 @@ def create_app(settings: ActivitySettings | None = None) -> FastAPI:
         app.state.mongo = mongo
         app.state.events = mongo[settings.mongo_database][db.EVENTS]
         app.state.redis = redis
+        app.state.stats_index = stats.StatsIndex(redis)
         app.state.event_publisher = EventPublisher(celery, source="api")
         app.state.catalog_names = CatalogNames(
             http, base_url=settings.catalog_url, timeout=settings.catalog_timeout_seconds

@@ -65,8 +65,9 @@ async def user_feed(
 
 
 @router.get("/products/{product_id}/stats")
-async def product_stats(product_id: uuid.UUID, events: EventsDep) -> ProductStats:
-    return await service.product_stats(events=events, product_id=str(product_id))
+async def product_stats(request: Request, product_id: uuid.UUID, events: EventsDep) -> ProductStats:
+    return await service.product_stats(events=events, index=request.app.state.stats_index,
+                                       product_id=str(product_id))  # fmt: skip
 
 
 @router.get("/trending")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from activity_service import trending
+from activity_service import stats, trending
 from activity_service.catalog_client import CatalogNames
 from activity_service.events import event_id_for
 from activity_service.schemas import (
@@ -96,33 +95,25 @@ async def feed(
     return EventPage(items=items, next_before=next_before)
 
 
-def stats_pipeline(product_id: str) -> list[dict[str, Any]]:
-    """A product's views and likes, counted by type and user.
-
-    One pipeline, not one per figure: where the server reads the events by
-    scanning (FerretDB v1 without the GIN indexes the local stack adds, see
-    scripts/ferretdb/postgresql-indexes.sql), each pipeline costs a scan;
-    grouping by type and user gives all three figures from one.
-    """
-    match = {"object_id": product_id, "type": {"$in": ["product.viewed", "product.liked"]}}
-    group = {"_id": {"type": "$type", "user_id": "$user_id"}, "n": {"$sum": 1}}
-    return [{"$match": match}, {"$group": group}]
-
-
 async def product_stats(
-    *, events: AsyncCollection[dict[str, Any]], product_id: str
+    *, events: AsyncCollection[dict[str, Any]], index: stats.StatsIndex, product_id: str
 ) -> ProductStats:
-    """Views, likes and distinct users from one pass over the product's events."""
-    rows = await (await events.aggregate(stats_pipeline(product_id))).to_list()
-    counts: Counter[str] = Counter()
-    for row in rows:
-        counts[row["_id"]["type"]] += row["n"]
-    return ProductStats(
-        product_id=product_id,
-        views=counts["product.viewed"],
-        likes=counts["product.liked"],
-        unique_users=len({row["_id"]["user_id"] for row in rows}),
-    )
+    """From the product's set in Redis (activity_service.stats); from the store
+    when the set is not built yet, which builds it, or when Redis cannot answer."""
+    epoch: bytes | None = None
+    try:
+        epoch, counted = await index.read(product_id)
+    except RedisError as exc:
+        _log.warning("stats index unavailable", error=type(exc).__name__)
+    else:
+        if counted is not None:
+            return counted
+    cursor = events.find(stats.store_filter(product_id), stats.STORE_FIELDS)
+    stored = await cursor.to_list()
+    if epoch is not None:
+        with contextlib.suppress(RedisError):
+            await index.build(epoch, product_id, stored)
+    return stats.from_events(product_id, stored)
 
 
 async def compute_trending(

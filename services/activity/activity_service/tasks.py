@@ -14,7 +14,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from activity_service import db, trending
+from activity_service import db, stats, trending
 from activity_service.config import ActivityStoreSettings
 from activity_service.events import parse_events
 from sandbox_common import metrics
@@ -54,8 +54,11 @@ store = PerProcess(_Store)
 
 
 def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]], *,
-                  source: str) -> int:  # fmt: skip
-    """One ``insert_many`` for the whole batch; duplicates are skipped, not errors."""
+                  source: str, stats_redis: redis.Redis | None = None) -> int:  # fmt: skip
+    """One ``insert_many`` for the whole batch; duplicates are skipped, not
+    errors. With ``stats_redis``, the batch's events then go to their products' stats
+    (activity_service.stats), duplicates too: one delivered again was stored by
+    an earlier try that may have stopped before this step."""
     valid, rejected = parse_events(raw)
     if rejected:
         _log.warning("invalid events dropped", count=rejected)
@@ -71,6 +74,8 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
         if others:
             raise
         failed = {e["index"] for e in errors}
+    if stats_redis is not None:
+        stats.add_events(stats_redis, documents)
     inserted = Counter(doc["type"] for i, doc in enumerate(documents) if i not in failed)
     for event_type, count in inserted.items():
         metrics.EVENTS_INGESTED.labels(event_type, source).inc(count)
@@ -81,13 +86,17 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
              **RETRY_UNTIL_DONE)  # fmt: skip
 def record_events(events: list[dict[str, Any]], source: str = "task") -> None:
     source = source if source in ("api", "task") else "task"
-    stored = insert_events(store.get().events, events, source=source)
+    s = store.get()
+    stored = insert_events(s.events, events, source=source, stats_redis=s.redis)
     _log.info("events recorded", received=len(events), stored=stored)
 
 
 @shared_task(name=Tasks.ERASE_USER, autoretry_for=transient_errors(), **RETRY_UNTIL_DONE)
 def erase_user(user_id: str) -> None:
-    removed = store.get().events.delete_many({"user_id": user_id}).deleted_count
+    s = store.get()
+    removed = s.events.delete_many({"user_id": user_id}).deleted_count
+    if removed:
+        stats.forget_all(s.redis)
     _log.info("user activity erased", user_id=user_id, count=removed)
 
 
@@ -126,4 +135,6 @@ def purge_expired() -> None:
         return
     cutoff = datetime.now(UTC) - timedelta(days=s.retention_days)
     removed = purge_older_than(s.events, cutoff)
+    if removed:
+        stats.forget_all(s.redis)
     _log.info("expired events purged", count=removed)
