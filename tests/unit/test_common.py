@@ -270,6 +270,61 @@ class TestEventPublisherPipeline:
         assert sizes == [100, 100]
 
 
+class TestEventPublisherBackgroundLinger:
+    """Events nobody waits for gather longer, until someone waits for one
+    (broker replaced by a recorder)."""
+
+    @staticmethod
+    def _record(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+        batches: list[list[int]] = []
+        monkeypatch.setattr(batching, "publish", lambda app, name, *, kwargs, request_id:
+                            batches.append([e["metadata"]["n"] for e in kwargs["events"]]))  # fmt: skip
+        return batches
+
+    @staticmethod
+    def _started(background_linger_seconds: float) -> batching.EventPublisher:
+        publisher = batching.EventPublisher(
+            None,  # type: ignore[arg-type]
+            linger_seconds=0.001,
+            background_linger_seconds=background_linger_seconds,
+        )
+        publisher.start()
+        return publisher
+
+    def test_fire_and_forget_events_gather_into_one_batch(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        batches = self._record(monkeypatch)
+
+        async def scenario() -> None:
+            publisher = self._started(0.5)
+            for n in range(5):  # further apart than the short linger
+                await publisher.submit(_numbered(n), wait=False)
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.7)
+            await publisher.stop()
+
+        asyncio.run(scenario())
+        assert batches == [[0, 1, 2, 3, 4]]
+
+    def test_an_event_someone_waits_for_ends_the_background_linger(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        batches = self._record(monkeypatch)
+
+        async def scenario() -> None:
+            publisher = self._started(60)
+            for n in range(3):
+                await publisher.submit(_numbered(n), wait=False)
+            await asyncio.sleep(0.05)
+            # Far sooner than the background linger: the waiter hurries the batch.
+            await asyncio.wait_for(publisher.submit(_numbered(3), wait=True), 5)
+            await publisher.stop()
+
+        asyncio.run(scenario())
+        assert batches == [[0, 1, 2, 3]]
+
+
 def test_an_error_after_the_response_started_reaches_the_server() -> None:
     """Too late for a 500: the middleware logs it and lets it through, so the
     server aborts the connection instead of ending a truncated body cleanly."""
