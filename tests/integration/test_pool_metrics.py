@@ -10,9 +10,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sandbox_common.db import create_async_db, read_session_factory, session_factory
+from sandbox_common.db import create_async_db, read_engine, session_factory
 
 DATABASE = "pool_metrics_test"
 
@@ -66,35 +65,38 @@ def test_a_connection_is_in_use_from_hand_out_through_its_pre_ping(env: dict[str
     assert seen["second returned"] == idle
 
 
-def test_a_read_session_runs_each_statement_on_its_own_and_returns_a_transactional_connection(
+def test_a_read_connection_runs_each_statement_on_its_own_and_returns_a_transactional_one(
     env: dict[str, str],
 ) -> None:
-    """A read session sends its query without BEGIN (each statement is its own
-    transaction, so ``now()`` moves between two of them); the same pooled
-    connection, handed to an ordinary session next, is transactional again."""
+    """A read connection (read_engine) sends its query without BEGIN (each
+    statement is its own transaction, so ``now()`` moves between two of them);
+    the same pooled connection, handed to an ordinary session next, is
+    transactional again."""
 
-    async def nows(sessions: async_sessionmaker[AsyncSession]) -> tuple[Any, Any]:
-        async with sessions() as session:
-            first = (await session.execute(text("SELECT now()"))).scalar_one()
-            await session.execute(text("SELECT pg_sleep(0.01)"))
-            second = (await session.execute(text("SELECT now()"))).scalar_one()
-            return first, second
+    async def nows(execute: Any) -> tuple[Any, Any]:
+        first = (await execute(text("SELECT now()"))).scalar_one()
+        await execute(text("SELECT pg_sleep(0.01)"))
+        second = (await execute(text("SELECT now()"))).scalar_one()
+        return first, second
 
     async def scenario() -> dict[str, tuple[Any, Any]]:
         engine = create_async_db(env["SANDBOX_CATALOG_DATABASE_URL"], database=DATABASE,
                                  pool_size=1)  # fmt: skip
         try:
-            return {
-                "read": await nows(read_session_factory(engine)),
-                "ordinary": await nows(session_factory(engine)),
-                "read again": await nows(read_session_factory(engine)),
-            }
+            seen = {}
+            async with read_engine(engine).connect() as connection:
+                seen["read"] = await nows(connection.execute)
+            async with session_factory(engine)() as session:
+                seen["ordinary"] = await nows(session.execute)
+            async with read_engine(engine).connect() as connection:
+                seen["read again"] = await nows(connection.execute)
+            return seen
         finally:
             await engine.dispose()
 
     seen = asyncio.run(scenario())
     first, second = seen["read"]
-    assert second > first, "a read session's statements ran in one transaction"
+    assert second > first, "a read connection's statements ran in one transaction"
     first, second = seen["ordinary"]
     assert second == first, "the pooled connection came back autocommitting"
     first, second = seen["read again"]

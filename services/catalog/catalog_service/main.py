@@ -15,7 +15,7 @@ from sandbox_common.app import create_app as create_service_app
 from sandbox_common.auth import jwks_verifier
 from sandbox_common.batching import EventPublisher
 from sandbox_common.celery import connect_signals, create_celery
-from sandbox_common.db import create_async_db, ping, read_session_factory, session_factory
+from sandbox_common.db import create_async_db, ping, read_engine, session_factory
 from sandbox_common.health import ReadinessCheck
 from sandbox_common.http import create_client
 from sandbox_common.migrate import check_schema, head_revision
@@ -35,7 +35,7 @@ def create_app(settings: CatalogSettings | None = None, *, observe: bool = True)
         celery = create_celery(settings, main="catalog")
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        app.state.read_sessions = read_session_factory(engine)
+        app.state.read_engine = read_engine(engine)
         app.state.cache = ProductCache(redis, ttl_seconds=settings.product_cache_ttl_seconds)
         app.state.celery = celery
         app.state.event_publisher = EventPublisher(celery)

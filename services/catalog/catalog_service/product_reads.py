@@ -48,7 +48,7 @@ class ProductReads:
         try:
             principal = await principal_from_header(state.token_verifier, authorization)
             response = await service.product_response(
-                sessions=state.read_sessions, cache=state.cache,
+                reads=state.read_engine, cache=state.cache,
                 event_publisher=state.event_publisher, product_id=product_id,
                 principal=principal, if_none_match=if_none_match,
             )  # fmt: skip

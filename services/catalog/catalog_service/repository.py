@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from catalog_service.models import SEARCH_CONFIG, Category, OutboxEvent, Product
@@ -31,8 +31,10 @@ class ProductFilter:
     ids: list[uuid.UUID] | None = None
 
 
-async def list_categories(session: AsyncSession) -> list[Category]:
-    return list((await session.execute(select(Category).order_by(Category.slug))).scalars())
+async def list_categories(connection: AsyncConnection) -> list[dict[str, Any]]:
+    """Every category, each a mapping of :class:`CategoryPublic`'s fields."""
+    query = select(Category.id, Category.slug, Category.name).order_by(Category.slug)
+    return [dict(row) for row in (await connection.execute(query)).mappings()]
 
 
 async def get_category_by_slug(session: AsyncSession, *, slug: str) -> Category | None:
@@ -40,8 +42,13 @@ async def get_category_by_slug(session: AsyncSession, *, slug: str) -> Category 
     return result.scalar_one_or_none()
 
 
-async def get_product(session: AsyncSession, *, product_id: uuid.UUID) -> Product | None:
-    return await session.get(Product, product_id)
+async def read_product(
+    connection: AsyncConnection, *, product_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """One product, a mapping of :class:`ProductPublic`'s fields, as a page has them."""
+    query = _PRODUCT_PAGE.where(Product.id == product_id)
+    row = (await connection.execute(query)).mappings().one_or_none()
+    return None if row is None else dict(row)
 
 
 async def lock_product(session: AsyncSession, *, product_id: uuid.UUID) -> Product | None:
@@ -112,7 +119,7 @@ def product_page_query(
 
 
 async def list_products(
-    session: AsyncSession,
+    connection: AsyncConnection,
     filters: ProductFilter,
     *,
     sort: str,
@@ -121,7 +128,7 @@ async def list_products(
 ) -> list[dict[str, Any]]:
     """One page of products, each a mapping of :class:`ProductPublic`'s fields."""
     query = product_page_query(filters, sort=sort, limit=limit, after=after)
-    return [dict(row) for row in (await session.execute(query)).mappings()]
+    return [dict(row) for row in (await connection.execute(query)).mappings()]
 
 
 async def add_outbox(session: AsyncSession, *, event: ActivityEvent) -> None:

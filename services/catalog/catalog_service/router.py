@@ -11,8 +11,8 @@ from catalog_service import service
 from catalog_service.dependencies import (
     CacheDep,
     CeleryDep,
-    ReadSessionDep,
-    ReadSessionsDep,
+    ReadConnectionDep,
+    ReadEngineDep,
     SessionDep,
 )
 from catalog_service.repository import ProductFilter
@@ -45,8 +45,8 @@ class EventsUnavailable(ServiceError):
 
 
 @categories.get("")
-async def list_categories(session: ReadSessionDep) -> CategoryList:
-    return await service.list_categories(session=session)
+async def list_categories(connection: ReadConnectionDep) -> CategoryList:
+    return await service.list_categories(connection=connection)
 
 
 @categories.post("", status_code=status.HTTP_201_CREATED,
@@ -59,7 +59,7 @@ async def create_category(
 
 @products.get("", responses=error_responses(400))
 async def list_products(
-    session: ReadSessionDep,
+    connection: ReadConnectionDep,
     q: Annotated[Text200 | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
     min_price: Annotated[Price | None, Query()] = None,
@@ -79,7 +79,7 @@ async def list_products(
         ids=service.parse_ids(ids),
     )
     return await service.list_products(
-        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
+        connection=connection, filters=filters, sort=sort, limit=limit, cursor=cursor
     )
 
 
@@ -92,13 +92,13 @@ async def list_products(
 async def get_product(
     product_id: uuid.UUID,
     principal: OptionalPrincipal,
-    sessions: ReadSessionsDep,
+    reads: ReadEngineDep,
     cache: CacheDep,
     event_publisher: EventPublisherDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     return await service.product_response(
-        sessions=sessions,
+        reads=reads,
         cache=cache,
         event_publisher=event_publisher,
         product_id=product_id,
@@ -146,11 +146,11 @@ async def delete_product(
 async def like_product(
     product_id: uuid.UUID,
     principal: CurrentPrincipal,
-    sessions: ReadSessionsDep,
+    reads: ReadEngineDep,
     cache: CacheDep,
     event_publisher: EventPublisherDep,
 ) -> Response:
-    await service.read_product(sessions=sessions, cache=cache, product_id=product_id)
+    await service.read_product(reads=reads, cache=cache, product_id=product_id)
     try:
         await event_publisher.submit(
             service.like_event(product_id=product_id, user_id=principal.user_id), wait=True

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from starlette.responses import Response
 
 from catalog_service import repository
@@ -76,10 +76,8 @@ def etag_matches(if_none_match: str | None, tag: str) -> bool:
 # -- categories --------------------------------------------------------------------------------
 
 
-async def list_categories(*, session: AsyncSession) -> CategoryList:
-    categories = await repository.list_categories(session)
-    return CategoryList(items=[CategoryPublic.model_validate(c, from_attributes=True)
-                               for c in categories])  # fmt: skip
+async def list_categories(*, connection: AsyncConnection) -> CategoryList:
+    return CategoryList.model_validate({"items": await repository.list_categories(connection)})
 
 
 async def create_category(*, session: AsyncSession, body: CategoryCreate) -> CategoryPublic:
@@ -96,18 +94,16 @@ async def create_category(*, session: AsyncSession, body: CategoryCreate) -> Cat
 # -- reads -------------------------------------------------------------------------------------
 
 
-async def read_product(
-    *, sessions: async_sessionmaker[AsyncSession], cache: ProductCache, product_id: uuid.UUID
-) -> bytes:
+async def read_product(*, reads: AsyncEngine, cache: ProductCache, product_id: uuid.UUID) -> bytes:
     """The product's JSON, from Redis when cached; PostgreSQL only on a miss."""
     body, generation = await cache.get(product_id)
     if body is not None:
         return body
-    async with sessions() as session:
-        product = await repository.get_product(session, product_id=product_id)
-        if product is None:
-            raise NotFound("Product not found")
-        body = serialize(product)
+    async with reads.connect() as connection:
+        found = await repository.read_product(connection, product_id=product_id)
+    if found is None:
+        raise NotFound("Product not found")
+    body = ProductPublic.model_validate(found).model_dump_json().encode()
     if generation is not None:
         await cache.fill(product_id, generation, body)
     return body
@@ -115,7 +111,7 @@ async def read_product(
 
 async def product_response(
     *,
-    sessions: async_sessionmaker[AsyncSession],
+    reads: AsyncEngine,
     cache: ProductCache,
     event_publisher: EventPublisher,
     product_id: uuid.UUID,
@@ -124,7 +120,7 @@ async def product_response(
 ) -> Response:
     """``GET /api/v1/products/{id}``: the product with its ETag, or 304 when
     the client has it; a signed-in reader's view is recorded on the way."""
-    body = await read_product(sessions=sessions, cache=cache, product_id=product_id)
+    body = await read_product(reads=reads, cache=cache, product_id=product_id)
     if principal is not None:
         await event_publisher.submit(view_event(product_id=product_id, user_id=principal.user_id),
                                      wait=False)  # fmt: skip
@@ -168,11 +164,12 @@ def _parse_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
 
 
 async def list_products(
-    *, session: AsyncSession, filters: ProductFilter, sort: str, limit: int, cursor: str | None
-) -> ProductPage:
+    *, connection: AsyncConnection, filters: ProductFilter, sort: str, limit: int,
+    cursor: str | None,
+) -> ProductPage:  # fmt: skip
     after = _parse_cursor(cursor, sort) if cursor is not None else None
     products = await repository.list_products(
-        session, filters, sort=sort, limit=limit + 1, after=after
+        connection, filters, sort=sort, limit=limit + 1, after=after
     )
     next_cursor = None
     if len(products) > limit:

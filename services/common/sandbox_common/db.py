@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -103,16 +104,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a request that reads with one statement, on the same pool.
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine's pool, for requests that read with one statement.
 
     The connection autocommits, so the read is its query alone: no ``BEGIN``
     before it and no ``ROLLBACK`` when the connection goes back to the pool,
     one round trip to PostgreSQL instead of three. A read of several
-    statements, or any write, needs :func:`session_factory`: here each
-    statement would see its own snapshot and commit on its own.
+    statements, or any write, needs a session (:func:`session_factory`): here
+    each statement would see its own snapshot and commit on its own. Reads
+    take a connection (``engine.connect()``), not an ORM session: rows come
+    back as mappings, with no session, identity map or ORM objects to build.
     """
-    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def ping(engine: AsyncEngine) -> None:
@@ -120,19 +123,16 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
-def _session_from(factory: str) -> Callable[[Request], AsyncIterator[AsyncSession]]:
-    """A FastAPI dependency: a session of ``app.state.<factory>`` for one request."""
-
-    async def session(request: Request) -> AsyncIterator[AsyncSession]:
-        async with getattr(request.app.state, factory)() as session:
-            yield session
-
-    return session
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A FastAPI dependency: a session of ``app.state.sessions`` for one request."""
+    async with request.app.state.sessions() as session:
+        yield session
 
 
-request_session = _session_from("sessions")
-# One-statement reads (read_session_factory).
-read_session = _session_from("read_sessions")
+async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A FastAPI dependency: a connection of ``app.state.read_engine`` (read_engine)."""
+    async with request.app.state.read_engine.connect() as connection:
+        yield connection
 
 
 def utcnow() -> datetime:
