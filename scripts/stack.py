@@ -148,6 +148,10 @@ WEB_CONCURRENCY_OF = {
     "catalog": "SANDBOX_CATALOG_WEB_CONCURRENCY",
     "activity": "SANDBOX_ACTIVITY_WEB_CONCURRENCY",
 }
+# Unless either variable says otherwise. The catalog answers most of the load
+# test's requests, and its one event loop was the first part of the stack to
+# run out while the machine had CPU to spare (docs/performance.md).
+DEFAULT_WEB_CONCURRENCY = {"catalog": "2"}
 
 
 def make_plan() -> Plan:
@@ -198,8 +202,11 @@ def make_plan() -> Plan:
         if key in given:
             plan.env[key] = given[key]
     for service, variable in WEB_CONCURRENCY_OF.items():
-        if given.get(variable):
-            plan.service_env[service] = {"SANDBOX_WEB_CONCURRENCY": given[variable]}
+        processes = given.get(variable)
+        if not processes and "SANDBOX_WEB_CONCURRENCY" not in given:
+            processes = DEFAULT_WEB_CONCURRENCY.get(service)
+        if processes:
+            plan.service_env[service] = {"SANDBOX_WEB_CONCURRENCY": processes}
     return plan
 
 

@@ -113,3 +113,22 @@ def test_one_service_can_run_more_web_processes(monkeypatch: pytest.MonkeyPatch)
     assert "SANDBOX_WEB_CONCURRENCY" not in spawned["user"]
     assert "SANDBOX_WEB_CONCURRENCY" not in spawned["activity"]
     assert "SANDBOX_WEB_CONCURRENCY" not in spawned["worker"]
+
+
+def test_the_catalog_runs_two_web_processes_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stack, "credentials", lambda: {
+        "SANDBOX_ADMIN_EMAIL": "admin@example.test", "SANDBOX_ADMIN_PASSWORD": "x",
+        "SANDBOX_LOCAL_PG_PASSWORD": "y"})  # fmt: skip
+    for variable in (*stack.WEB_CONCURRENCY_OF.values(), "SANDBOX_WEB_CONCURRENCY"):
+        monkeypatch.delenv(variable, raising=False)
+    spawned: dict[str, dict[str, str]] = {}
+    monkeypatch.setattr(stack, "spawn", lambda name, argv, env: spawned.update({name: env}))
+    stack.start_app(stack.make_plan())
+    assert spawned["catalog"]["SANDBOX_WEB_CONCURRENCY"] == "2"
+    assert "SANDBOX_WEB_CONCURRENCY" not in spawned["user"]
+    # One value for every service, when given, holds for the catalog too.
+    monkeypatch.setenv("SANDBOX_WEB_CONCURRENCY", "1")
+    stack.start_app(stack.make_plan())
+    assert spawned["catalog"]["SANDBOX_WEB_CONCURRENCY"] == "1"
