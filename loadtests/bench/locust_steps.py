@@ -58,7 +58,8 @@ def _measure(environment: Any, user_count: int) -> None:
     before, window_began = cpu.snapshot(), time.monotonic()
     print(
         f"[bench] statistics reset after {time.monotonic() - began:.0f} s of settling; "
-        f"{user_count} users held for {MEASURE_SECONDS:g} s",
+        f"{environment.runner.user_count} of {user_count} users running, "
+        f"held for {MEASURE_SECONDS:g} s",
         flush=True,
     )
     gevent.sleep(MEASURE_SECONDS)

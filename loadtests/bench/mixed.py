@@ -3,7 +3,8 @@ an aggregated p95 under the limit (100 ms) and no failed request.
 
 A stepwise search against the running local stack: each step is one headless
 Locust run (loadtests/bench/locust_steps.py, i.e. the load test's users and
-shape) at a fixed number of users, with CSV output. Users double while
+shape) at a fixed number of users, spawned at up to SPAWN_RATE_LIMIT a
+second, with CSV output. Users double while
 steps pass (halve while they fail); once a passing and a failing step bracket
 the limit, one midpoint is tried. Locust
 is pinned to one core with taskset when the machine has more than one.
@@ -11,6 +12,7 @@ is pinned to one core with taskset when the machine has more than one.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -31,6 +33,13 @@ from summary import (
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+# Users spawned per second, at most: the login storm the user service takes
+# with no error (500 users at 50 a second). Faster, logins are shed, and a
+# shopper whose login is shed too often stops, so the step would hold fewer
+# users than it names, and a backlog from the ramp would reach its window.
+SPAWN_RATE_LIMIT = 50.0
+# What locust_steps.py prints when the window begins.
+_RUNNING = re.compile(r"\[bench\] statistics reset .*?; (\d+) of (\d+) users running")
 
 
 def step_command(
@@ -41,7 +50,7 @@ def step_command(
     cpus: str | None,
     spawn_seconds: float = 5.0,
 ) -> list[str]:
-    rate = max(1.0, users / spawn_seconds)
+    rate = min(SPAWN_RATE_LIMIT, max(1.0, users / spawn_seconds))
     command = [
         locust,
         "--config",
@@ -124,7 +133,17 @@ def run_step(
         if window
         else None
     )
-    return Step(users, aggregate, slowest, tuple(failures), use), command, cpu_warning
+    return (
+        Step(users, aggregate, slowest, tuple(failures), use, running_users(text)),
+        command,
+        cpu_warning,
+    )
+
+
+def running_users(log: str) -> int | None:
+    """Users running when the step's window began, from its Locust log."""
+    found = _RUNNING.search(log)
+    return int(found.group(1)) if found else None
 
 
 def search(

@@ -11,6 +11,7 @@ from typing import Any
 
 from chart import KEEP_RUNS
 from ingest import IngestResult
+from mixed import SPAWN_RATE_LIMIT
 from runner import ROOT, Outcome, WrkRun
 from summary import CpuUse, Step, best_and_failed
 
@@ -206,11 +207,14 @@ def render_mixed(report: Report) -> list[str]:
     lines += [
         "The load test's users (anonymous browsers, shoppers, admins; loadtests/users/) and",
         "data preparation, run headless against the local stack, one step per user count:",
-        "all users spawned within 5 s; once spawned, at least "
+        f"users spawned within 5 s and at most {SPAWN_RATE_LIMIT:g} a second (the login storm "
+        "the user service takes without an error; faster, shed logins would stop shoppers and "
+        "the step would hold fewer users than it names); once spawned, at least "
         f"{args.settle:g} s and until no login for 3 s, then the statistics are reset and the",
         f"load held for {args.step_measure:g} s (loadtests/bench/locust_steps.py): a step's "
         "figures cover the held load, not the ramp and the start-up logins (argon2id).",
-        f"A step passes when no request failed and the aggregated p95 is under "
+        f"A step passes when all its users were running when the window began, no request "
+        "failed and the aggregated p95 is under "
         f"{args.p95_limit:g} ms. Users double while steps pass and halve while they fail; "
         f"once a pass and a failure bracket the limit, one midpoint is tried. {pin}",
         "",
@@ -241,7 +245,7 @@ def render_mixed(report: Report) -> list[str]:
     for step in report.steps:
         a = step.aggregate
         if a is None:
-            lines.append(f"| {step.users} | | | | | | | no figures | |")
+            lines.append(f"| {step.label} | | | | | | | no figures | |")
             continue
         verdict = "pass" if step.passed(args.p95_limit) else "fail"
         slow = step.slowest
@@ -251,7 +255,7 @@ def render_mixed(report: Report) -> list[str]:
             else ""
         )
         lines.append(
-            f"| {step.users} | {a.rps:.1f} | {a.p50_ms:.0f} | {a.p95_ms:.0f} | {a.p99_ms:.0f} "
+            f"| {step.label} | {a.rps:.1f} | {a.p50_ms:.0f} | {a.p95_ms:.0f} | {a.p99_ms:.0f} "
             f"| {a.requests} | {a.failures} | {verdict} | {slowest} |"
         )
     reasons = [
@@ -283,9 +287,11 @@ def render_mixed(report: Report) -> list[str]:
             why.append(f"p95 {failed.aggregate.p95_ms:.0f} ms")
         if failed.aggregate.failures:
             why.append(f"{failed.aggregate.failures} failed requests")
+        if failed.short_of_users:
+            why.append(f"only {failed.running} users running")
         lines += [
             "",
-            f"First failed step: {failed.users} users, {failed.aggregate.rps:.1f} req/s "
+            f"First failed step: {failed.label} users, {failed.aggregate.rps:.1f} req/s "
             f"({', '.join(why) or 'no requests'}).",
         ]
         if failed.cpu is not None:

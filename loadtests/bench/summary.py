@@ -126,9 +126,22 @@ class Step:
     slowest: RouteFigures | None = None
     failures: tuple[Failure, ...] = ()
     cpu: CpuUse | None = None
+    # Users running when the window began (None: not reported). Fewer than
+    # ``users`` when some stopped during the ramp, e.g. a shopper whose login
+    # was refused: the window then held less load than the step names.
+    running: int | None = None
+
+    @property
+    def short_of_users(self) -> bool:
+        return self.running is not None and self.running < self.users
 
     def passed(self, p95_limit_ms: float) -> bool:
-        return step_passes(self.aggregate, p95_limit_ms)
+        return not self.short_of_users and step_passes(self.aggregate, p95_limit_ms)
+
+    @property
+    def label(self) -> str:
+        """The step's users, with those running when fewer were."""
+        return f"{self.users} ({self.running} running)" if self.short_of_users else str(self.users)
 
 
 def step_passes(aggregate: LocustAggregate | None, p95_limit_ms: float) -> bool:

@@ -15,6 +15,7 @@ summary = importlib.import_module("summary")
 bench = importlib.import_module("bench")
 facts = importlib.import_module("facts")
 ingest = importlib.import_module("ingest")
+mixed = importlib.import_module("mixed")
 runner = importlib.import_module("runner")
 writer = importlib.import_module("report")
 
@@ -297,3 +298,28 @@ def test_the_page_shows_where_the_cpu_went_during_ingestion() -> None:
     assert "| process | CPU s | cores | CPU ms per event |" in text
     assert "| activity service | 0.8 | 0.40 | 2.00 |" in text
     assert "| **all** | 1.2 | 0.60 | **3.00** |" in text
+
+
+def test_a_step_short_of_its_users_fails_and_says_so() -> None:
+    """Users that stopped during the ramp (a shopper whose login was refused)
+    leave the window with less load than the step names."""
+    short = summary.Step(960, aggregate(250, 50), running=823)
+    full = summary.Step(960, aggregate(250, 50), running=960)
+    assert not short.passed(100.0)
+    assert short.label == "960 (823 running)"
+    assert full.passed(100.0)
+    assert full.label == "960"
+    assert summary.Step(960, aggregate(250, 50)).passed(100.0)  # not reported: as before
+
+
+def test_the_running_users_are_read_from_the_step_log() -> None:
+    log = "x\n[bench] statistics reset after 13 s of settling; 823 of 960 users running, held\n"
+    assert mixed.running_users(log) == 823
+    assert mixed.running_users("no window\n") is None
+
+
+def test_steps_spawn_at_most_at_the_rate_logins_take() -> None:
+    command = mixed.step_command("locust", 1280, "60s", Path("x"), None)
+    assert command[command.index("--spawn-rate") + 1] == f"{mixed.SPAWN_RATE_LIMIT:g}"
+    command = mixed.step_command("locust", 40, "60s", Path("x"), None)
+    assert command[command.index("--spawn-rate") + 1] == "8"
