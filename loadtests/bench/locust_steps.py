@@ -4,9 +4,10 @@ Same users, shape and data preparation as loadtests/locustfile.py, plus a
 measurement window: once every user is spawned, wait at least
 ``BENCH_SETTLE_SECONDS`` and until no login has been made for a few seconds
 (shoppers log in once, on start, with a deliberately slow password hash),
-then reset the statistics, hold the load for ``BENCH_MEASURE_SECONDS`` and
-stop. A step's figures therefore cover the held load only, not the ramp and
-the start-up logins. ``--run-time`` stays as a safety limit.
+then reset the statistics, hold the load for ``BENCH_MEASURE_SECONDS``, stop
+counting and stop. A step's figures therefore cover the held load only, not
+the ramp and the start-up logins, nor what users do as they stop.
+``--run-time`` stays as a safety limit.
 """
 
 from __future__ import annotations
@@ -63,10 +64,20 @@ def _measure(environment: Any, user_count: int) -> None:
         flush=True,
     )
     gevent.sleep(MEASURE_SECONDS)
+    _freeze(environment.runner.stats)
     if CPU_FILE:
         window = cpu.measure(before, cpu.snapshot(), time.monotonic() - window_began)
         cpu.write(Path(CPU_FILE), window)
     environment.runner.quit()
+
+
+def _freeze(stats: Any) -> None:
+    """The window is over: the statistics Locust writes at its exit stay the
+    window's. What users do as they stop is not the held load: every admin
+    deletes what it created, all at once (users/admin.py, ``on_stop``), and
+    those deletes, and the requests that waited behind them, would count."""
+    stats.log_request = lambda *args, **kwargs: None
+    stats.log_error = lambda *args, **kwargs: None
 
 
 @events.spawning_complete.add_listener

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -323,3 +325,25 @@ def test_steps_spawn_at_most_at_the_rate_logins_take() -> None:
     assert command[command.index("--spawn-rate") + 1] == f"{mixed.SPAWN_RATE_LIMIT:g}"
     command = mixed.step_command("locust", 40, "60s", Path("x"), None)
     assert command[command.index("--spawn-rate") + 1] == "8"
+
+
+def test_a_step_stops_counting_when_its_window_ends() -> None:
+    """What users do as they stop (every admin deletes what it created) is not
+    the held load: Locust's statistics are frozen before it quits. Run in a
+    process of its own, since importing Locust patches the standard library."""
+    probe = (
+        "import locust_steps\n"
+        "from locust.stats import RequestStats\n"
+        "stats = RequestStats()\n"
+        "stats.log_request('GET', '/a', 10, 1)\n"
+        "locust_steps._freeze(stats)\n"
+        "stats.log_request('DELETE', '/b', 1300, 0)\n"
+        "stats.log_error('DELETE', '/b', 'teardown')\n"
+        "print(stats.total.num_requests, stats.total.num_failures)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=BENCH, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(BENCH)},
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert found.stdout.split()[-2:] == ["1", "0"]
