@@ -69,9 +69,12 @@ def main(argv: list[str] | None = None) -> None:
         "--step-measure", type=float, default=30.0, help="s measured per step, after settling"
     )
     parser.add_argument("--step-start", type=int, default=20, help="users of the first step")
-    # Doubling from 20 users reaches 1280 in seven steps; the eighth is the
-    # midpoint between the last pass and the first failure.
-    parser.add_argument("--max-steps", type=int, default=8)
+    # Doubling from 20 users reaches 1280 in seven steps; the eighth and
+    # ninth are midpoints between the best pass and the lowest failure.
+    parser.add_argument("--max-steps", type=int, default=9)
+    parser.add_argument(
+        "--refinements", type=int, default=2, help="midpoints tried once a limit is bracketed"
+    )
     parser.add_argument("--max-users", type=int, default=3000)
     parser.add_argument("--min-users", type=int, default=5)
     parser.add_argument("--p95-limit", type=float, default=100.0, help="ms, aggregated p95")

@@ -6,7 +6,7 @@ Locust run (loadtests/bench/locust_steps.py, i.e. the load test's users and
 shape) at a fixed number of users, spawned at up to SPAWN_RATE_LIMIT a
 second, with CSV output. Users double while
 steps pass (halve while they fail); once a passing and a failing step bracket
-the limit, one midpoint is tried. Locust
+the limit, midpoints are tried (``refinements``). Locust
 is pinned to one core with taskset when the machine has more than one.
 """
 
@@ -159,6 +159,7 @@ def search(
     min_users: int,
     p95_limit_ms: float,
     settle_seconds: float,
+    refinements: int = 1,
     say: Any = print,
 ) -> tuple[list[Step], list[str], list[int]]:
     """Steps in the order run, the command of each, and the users of steps where Locust
@@ -173,6 +174,7 @@ def search(
             max_users=max_users,
             min_users=min_users,
             p95_limit_ms=p95_limit_ms,
+            refinements=refinements,
         )
         if users is None:
             break

@@ -176,6 +176,7 @@ def run_mixed(report: Report, env: dict[str, str], results: Path) -> None:
         max_users=args.max_users,
         min_users=args.min_users,
         p95_limit_ms=args.p95_limit,
+        refinements=args.refinements,
         settle_seconds=args.settle,
         say=say,
     )

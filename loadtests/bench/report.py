@@ -216,7 +216,9 @@ def render_mixed(report: Report) -> list[str]:
         f"A step passes when all its users were running when the window began, no request "
         "failed and the aggregated p95 is under "
         f"{args.p95_limit:g} ms. Users double while steps pass and halve while they fail; "
-        f"once a pass and a failure bracket the limit, one midpoint is tried. {pin}",
+        "once a pass and a failure bracket the limit, up to "
+        f"{_count(args.refinements, 'midpoint')} between the best pass and the lowest failure "
+        f"are tried. {pin}",
         "",
     ]
     if report.events_before_mixed is not None:

@@ -127,7 +127,7 @@ def test_a_busy_child_counts_in_its_parents_part() -> None:
 
 
 def test_the_page_shows_where_the_cpu_went() -> None:
-    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    args = argparse.Namespace(p95_limit=100.0, refinements=2, step_measure=30.0, settle=10.0)
     report = writer.Report(args=args, facts={})
     use = summary.CpuUse(30.0, (("user service", 15.0), ("FerretDB", 6.0), ("Locust", 3.0)))
     best = summary.Step(320, summary.LocustAggregate(2400, 0, 80.0, 9, 30, 80, 200), cpu=use)
@@ -144,7 +144,7 @@ def test_the_page_shows_where_the_cpu_went() -> None:
 
 
 def test_the_page_shows_the_wait_for_a_core_of_the_passing_and_the_failing_step() -> None:
-    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    args = argparse.Namespace(p95_limit=100.0, refinements=2, step_measure=30.0, settle=10.0)
     report = writer.Report(args=args, facts={})
     passed = summary.CpuUse(30.0, (("catalog service", 12.0), ("FerretDB", 6.0)),
                             (("catalog service", 3.0), ("FerretDB", 1.5)))  # fmt: skip

@@ -164,7 +164,7 @@ def test_parse_wrk_counts_errors_and_units() -> None:
 def test_report_shows_every_figure_and_the_verdicts() -> None:
     args = argparse.Namespace(
         threads=1, connections=64, warmup="5s", repeat=1, duration="20s",
-        step_measure=30.0, settle=10.0, p95_limit=100.0,
+        step_measure=30.0, settle=10.0, p95_limit=100.0, refinements=2,
     )  # fmt: skip
     report = writer.Report(args=args, facts={"CPU": "test"},
                            commands=["make bench", f"{runner.ROOT}/.venv/bin/locust -f x.py"])  # fmt: skip
@@ -203,7 +203,7 @@ def test_report_shows_every_figure_and_the_verdicts() -> None:
 
 
 def test_report_names_missing_figures() -> None:
-    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    args = argparse.Namespace(p95_limit=100.0, refinements=2, step_measure=30.0, settle=10.0)
     report = writer.Report(args=args, facts={}, ingest_error="ConnectError: refused")
     report.missing.append("mixed Locust workload: skipped in this run")
     text = writer.render(report)
@@ -288,7 +288,7 @@ def test_stored_events_are_read_from_the_workers_counter() -> None:
 
 
 def test_the_page_shows_where_the_cpu_went_during_ingestion() -> None:
-    args = argparse.Namespace(p95_limit=100.0, step_measure=30.0, settle=10.0)
+    args = argparse.Namespace(p95_limit=100.0, refinements=2, step_measure=30.0, settle=10.0)
     report = writer.Report(args=args, facts={})
     report.ingest = ingest.IngestResult(
         run_id="bench-x", clients=8, seconds=1.0, accepted=400, post_seconds=1.0,
@@ -347,3 +347,13 @@ def test_a_step_stops_counting_when_its_window_ends() -> None:
     )  # fmt: skip
     assert found.returncode == 0, found.stderr[-2000:]
     assert found.stdout.split()[-2:] == ["1", "0"]
+
+
+def test_search_tries_a_second_midpoint_when_asked() -> None:
+    """With two refinements, a failed midpoint narrows the bracket once more."""
+    steps = [step(320, True), step(640, True), step(1280, False)]
+    assert summary.next_users(steps, start=20, refinements=2) == 960
+    steps.append(step(960, False))
+    assert summary.next_users(steps, start=20, refinements=2) == 800
+    assert summary.next_users(steps, start=20) is None  # one refinement: done
+    assert summary.next_users([*steps, step(800, True)], start=20, refinements=2) is None
