@@ -73,6 +73,11 @@ DEFAULT_DURATIONS = {"steady": 120.0, "ramp": 300.0, "spike": 180.0, "soak": 360
 DEFAULT_USERS = 20
 
 
+# Users spawned per second, at most, unless asked for more: the login storm
+# the user service takes with no error (500 users at 50 a second).
+MAX_SPAWN_RATE = 50.0
+
+
 def default_shape_name() -> str:
     return os.environ.get("LOCUST_SHAPE") or os.environ.get("SHAPE") or "steady"
 
@@ -88,7 +93,7 @@ def shape_params(
         raise ValueError(f"unknown shape {name!r} (known: {', '.join(SHAPES)})")
     peak = users or DEFAULT_USERS
     # Default spawn: the peak within ten seconds, but never a stampede.
-    rate = spawn_rate or max(1.0, min(peak / 10, 50.0))
+    rate = spawn_rate or max(1.0, min(peak / 10, MAX_SPAWN_RATE))
     if run_time:
         duration = float(run_time)
     elif headless:

@@ -3,8 +3,8 @@ an aggregated p95 under the limit (100 ms) and no failed request.
 
 A stepwise search against the running local stack: each step is one headless
 Locust run (loadtests/bench/locust_steps.py, i.e. the load test's users and
-shape) at a fixed number of users, spawned at up to SPAWN_RATE_LIMIT a
-second, with CSV output. Users double while
+shape) at a fixed number of users, spawned no faster than the load test's
+cap (spawn_rate_limit), with CSV output. Users double while
 steps pass (halve while they fail); once a passing and a failing step bracket
 the limit, midpoints are tried (``refinements``). Locust
 is pinned to one core with taskset when the machine has more than one.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,21 @@ from summary import (
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-# Users spawned per second, at most: the login storm the user service takes
-# with no error (500 users at 50 a second). Faster, logins are shed, and a
-# shopper whose login is shed too often stops, so the step would hold fewer
-# users than it names, and a backlog from the ramp would reach its window.
-SPAWN_RATE_LIMIT = 50.0
 # What locust_steps.py prints when the window begins.
 _RUNNING = re.compile(r"\[bench\] statistics reset .*?; (\d+) of (\d+) users running")
+
+
+def spawn_rate_limit() -> float:
+    """Users spawned per second, at most: the load test's own cap
+    (loadtests/shapes.py). Faster, logins are shed, and a shopper whose login
+    is shed too often stops, so a step would hold fewer users than it names,
+    and a backlog from the ramp would reach its window."""
+    loadtests = str(ROOT / "loadtests")
+    if loadtests not in sys.path:
+        sys.path.append(loadtests)
+    import shapes
+
+    return float(shapes.MAX_SPAWN_RATE)
 
 
 def step_command(
@@ -50,7 +59,7 @@ def step_command(
     cpus: str | None,
     spawn_seconds: float = 5.0,
 ) -> list[str]:
-    rate = min(SPAWN_RATE_LIMIT, max(1.0, users / spawn_seconds))
+    rate = min(spawn_rate_limit(), max(1.0, users / spawn_seconds))
     command = [
         locust,
         "--config",

@@ -11,7 +11,7 @@ from typing import Any
 
 from chart import KEEP_RUNS
 from ingest import IngestResult
-from mixed import SPAWN_RATE_LIMIT
+from mixed import spawn_rate_limit
 from runner import ROOT, Outcome, WrkRun
 from summary import CpuUse, Step, best_and_failed
 
@@ -207,7 +207,7 @@ def render_mixed(report: Report) -> list[str]:
     lines += [
         "The load test's users (anonymous browsers, shoppers, admins; loadtests/users/) and",
         "data preparation, run headless against the local stack, one step per user count:",
-        f"users spawned within 5 s and at most {SPAWN_RATE_LIMIT:g} a second (the login storm "
+        f"users spawned within 5 s and at most {spawn_rate_limit():g} a second (the login storm "
         "the user service takes without an error; faster, shed logins would stop shoppers and "
         "the step would hold fewer users than it names); once spawned, at least "
         f"{args.settle:g} s and until no login for 3 s, then the statistics are reset and the",

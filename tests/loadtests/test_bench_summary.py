@@ -322,7 +322,7 @@ def test_the_running_users_are_read_from_the_step_log() -> None:
 
 def test_steps_spawn_at_most_at_the_rate_logins_take() -> None:
     command = mixed.step_command("locust", 1280, "60s", Path("x"), None)
-    assert command[command.index("--spawn-rate") + 1] == f"{mixed.SPAWN_RATE_LIMIT:g}"
+    assert command[command.index("--spawn-rate") + 1] == f"{mixed.spawn_rate_limit():g}"
     command = mixed.step_command("locust", 40, "60s", Path("x"), None)
     assert command[command.index("--spawn-rate") + 1] == "8"
 
