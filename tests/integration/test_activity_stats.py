@@ -136,7 +136,7 @@ def test_an_event_stored_while_a_set_is_built_is_counted(
             index = stats.StatsIndex(cache)
             epoch, found = await index.read(product)
             assert found is None  # added events alone do not make a set complete
-            await index.build(epoch, product, snapshot)
+            await index.build(epoch, product, stats.product_members(snapshot))
         finally:
             await cache.aclose()
 

@@ -109,11 +109,11 @@ async def product_stats(
         if counted is not None:
             return counted
     cursor = events.find(stats.store_filter(product_id), stats.STORE_FIELDS)
-    stored = await cursor.to_list()
+    added = stats.product_members(await cursor.to_list())
     if epoch is not None:
         with contextlib.suppress(RedisError):
-            await index.build(epoch, product_id, stored)
-    return stats.from_events(product_id, stored)
+            await index.build(epoch, product_id, added)
+    return stats.counted(product_id, added)
 
 
 async def compute_trending(

@@ -69,21 +69,27 @@ def key(epoch: bytes | str, product_id: str) -> str:
 
 def members(events: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """The members each product's set gains from these events, by product id."""
-    by_product: dict[str, dict[str, int]] = {}
+    by_product: dict[str, list[Mapping[str, Any]]] = {}
+    for event in events:
+        if event["type"] in SCORES:
+            by_product.setdefault(str(event["object_id"]), []).append(event)
+    return {product_id: product_members(found) for product_id, found in by_product.items()}
+
+
+def product_members(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The members of one product's set, from its view and like events."""
+    added: dict[str, int] = {}
     for event in events:
         score = SCORES.get(event["type"])
-        if score is None:
-            continue
-        added = by_product.setdefault(str(event["object_id"]), {})
-        added[str(event["event_id"])] = score
-        added[f"u:{event['user_id']}"] = USER
-    return by_product
+        if score is not None:
+            added[str(event["event_id"])] = score
+            added[f"u:{event['user_id']}"] = USER
+    return added
 
 
-def from_events(product_id: str, events: Iterable[Mapping[str, Any]]) -> ProductStats:
-    """A product's stats counted from its stored events."""
-    counted = members({**event, "object_id": product_id} for event in events).get(product_id, {})
-    scores = list(counted.values())
+def counted(product_id: str, added: Mapping[str, int]) -> ProductStats:
+    """A product's stats from its set's members (product_members)."""
+    scores = list(added.values())
     return ProductStats(product_id=product_id, views=scores.count(VIEW),
                         likes=scores.count(LIKE), unique_users=scores.count(USER))  # fmt: skip
 
@@ -105,13 +111,12 @@ class StatsIndex:
         return epoch, ProductStats(product_id=product_id, views=views, likes=likes,
                                    unique_users=users)  # fmt: skip
 
-    async def build(self, epoch: bytes, product_id: str,
-                    events: Iterable[Mapping[str, Any]]) -> None:  # fmt: skip
-        """Add the product's stored events and the marker, in one transaction."""
+    async def build(self, epoch: bytes, product_id: str, added: Mapping[str, int]) -> None:
+        """Add the members of the product's stored events (product_members) and
+        the marker, in one transaction."""
         name = key(epoch, product_id)
-        added = members({**event, "object_id": product_id} for event in events)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(name, {**added.get(product_id, {}), COMPLETE: 0})
+            pipe.zadd(name, {**added, COMPLETE: 0})
             pipe.expire(name, TTL_SECONDS, nx=True)
             await pipe.execute()
 
