@@ -39,8 +39,8 @@ class _StatsRedis:
     def __init__(self) -> None:
         self.added: dict[str, dict[str, int]] = {}
 
-    def get(self, key: str) -> None:
-        return None
+    def mget(self, *keys: str) -> list[None]:
+        return [None for _ in keys]
 
     def pipeline(self, transaction: bool = True) -> _StatsRedis:
         return self
@@ -55,6 +55,12 @@ class _StatsRedis:
         self.added.setdefault(name, {}).update(mapping)
 
     def expire(self, name: str, seconds: int, nx: bool = False) -> None:
+        return None
+
+    def zincrby(self, name: str, amount: float, value: str) -> None:
+        return None
+
+    def expireat(self, name: str, when: int) -> None:
         return None
 
     def execute(self) -> list[object]:

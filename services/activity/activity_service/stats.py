@@ -33,6 +33,7 @@ from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.client import Pipeline
 
 from activity_service.schemas import ProductStats
 
@@ -121,18 +122,13 @@ class StatsIndex:
             await pipe.execute()
 
 
-def add_events(redis: Redis, events: Iterable[Mapping[str, Any]]) -> None:
-    """The worker's side: add stored events to their products' sets."""
-    by_product = members(events)
-    if not by_product:
-        return
-    epoch = redis.get(EPOCH_KEY) or b"0"
-    with redis.pipeline(transaction=False) as pipe:
-        for product_id, added in by_product.items():
-            name = key(epoch, product_id)
-            pipe.zadd(name, added)
-            pipe.expire(name, TTL_SECONDS, nx=True)
-        pipe.execute()
+def add_events(pipe: Pipeline, epoch: bytes | str, events: Iterable[Mapping[str, Any]]) -> None:
+    """The worker's side: queue on ``pipe`` the adding of stored events to
+    their products' sets of ``epoch`` (the value at EPOCH_KEY)."""
+    for product_id, added in members(events).items():
+        name = key(epoch, product_id)
+        pipe.zadd(name, added)
+        pipe.expire(name, TTL_SECONDS, nx=True)
 
 
 def forget_all(redis: Redis) -> None:

@@ -54,11 +54,14 @@ store = PerProcess(_Store)
 
 
 def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]], *,
-                  source: str, stats_redis: redis.Redis | None = None) -> int:  # fmt: skip
+                  source: str, stats_redis: redis.Redis | None = None,
+                  counters: trending.Counters = trending.COUNTERS) -> int:  # fmt: skip
     """One ``insert_many`` for the whole batch; duplicates are skipped, not
-    errors. With ``stats_redis``, the batch's events then go to their products' stats
-    (activity_service.stats), duplicates too: one delivered again was stored by
-    an earlier try that may have stopped before this step."""
+    errors. With ``stats_redis``, in one round trip after that, the batch's
+    events go to their products' stats (activity_service.stats), duplicates
+    too: one delivered again was stored by an earlier try that may have
+    stopped before this step; and the events stored now go to the trending
+    ``counters``."""
     valid, rejected = parse_events(raw)
     if rejected:
         _log.warning("invalid events dropped", count=rejected)
@@ -74,9 +77,14 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
         if others:
             raise
         failed = {e["index"] for e in errors}
+    stored = [doc for i, doc in enumerate(documents) if i not in failed]
     if stats_redis is not None:
-        stats.add_events(stats_redis, documents)
-    inserted = Counter(doc["type"] for i, doc in enumerate(documents) if i not in failed)
+        stats_epoch, trending_epoch = stats_redis.mget(stats.EPOCH_KEY, counters.epoch_key)
+        with stats_redis.pipeline(transaction=False) as pipe:
+            stats.add_events(pipe, stats_epoch or b"0", documents)
+            counters.count(pipe, trending_epoch or b"0", stored, now=datetime.now(UTC))
+            pipe.execute()
+    inserted = Counter(doc["type"] for doc in stored)
     for event_type, count in inserted.items():
         metrics.EVENTS_INGESTED.labels(event_type, source).inc(count)
     return sum(inserted.values())
@@ -97,6 +105,7 @@ def erase_user(user_id: str) -> None:
     removed = s.events.delete_many({"user_id": user_id}).deleted_count
     if removed:
         stats.forget_all(s.redis)
+        trending.forget_all(s.redis)
     _log.info("user activity erased", user_id=user_id, count=removed)
 
 
@@ -105,21 +114,32 @@ def erase_user(user_id: str) -> None:
 def compute_trending() -> None:
     s = store.get()
     now = datetime.now(UTC)
-    computed = []
+    counters = trending.COUNTERS
+    counters.start(s.redis, holds_events=lambda: _holds_ranked_events(s.events), now=now)
+    computed, counted = [], []
     for window in trending.WINDOWS:
         key = trending.cache_key(window)
-        with s.redis.pipeline(transaction=False) as pipe:
-            cached, ttl_left = pipe.get(key).ttl(key).execute()
-        if not trending.is_due(window, cached, ttl_left):
-            continue
-        results = {
-            event_type: list(s.events.aggregate(pipeline))
-            for event_type, pipeline in trending.pipelines(window, now=now).items()
-        }
-        s.redis.set(key, orjson.dumps(trending.combine(results)),
-                    ex=trending.cache_ttl_seconds(window))  # fmt: skip
+        # From the counters at every run; from the store once the ranking is due.
+        ranking = counters.ranking(s.redis, window, now=now)
+        if ranking is not None:
+            counted.append(window)
+        else:
+            with s.redis.pipeline(transaction=False) as pipe:
+                cached, ttl_left = pipe.get(key).ttl(key).execute()
+            if not trending.is_due(window, cached, ttl_left):
+                continue
+            results = {
+                event_type: list(s.events.aggregate(pipeline))
+                for event_type, pipeline in trending.pipelines(window, now=now).items()
+            }
+            ranking = trending.combine(results)
+        s.redis.set(key, orjson.dumps(ranking), ex=trending.cache_ttl_seconds(window))
         computed.append(window)
-    _log.info("trending computed", windows=computed)
+    _log.info("trending computed", windows=computed, from_counters=counted)
+
+
+def _holds_ranked_events(events: Collection[dict[str, Any]]) -> bool:
+    return events.find_one({"type": {"$in": list(trending.WEIGHTS)}}, {"_id": 1}) is not None
 
 
 def purge_older_than(events: Collection[dict[str, Any]], cutoff: datetime) -> int:

@@ -1,17 +1,43 @@
 """Trending products: views and likes in a window, likes weighing more.
 
-The pipelines are built here once and run by both the scheduled task (sync
-pymongo in the worker) and the API on a cold cache (async pymongo). They use
-only ``$match``, ``$group`` with ``$sum``, ``$sort`` and ``$limit``, which
-MongoDB and FerretDB v1 both run.
+A ranking is computed by the scheduled task and cached in Redis; the API
+reads the cache and computes one itself only when none is cached.
+
+The task sums counters kept at ingest (:class:`Counters`): as the worker
+stores events, it adds each new view or like to its product's score in a
+bucket of its time (a minute for the 1h window, an hour for 24h, six hours for
+7d), and a ranking is the union of the window's buckets, so its cost and the
+counters' memory follow the products, not the events. Counting events in the store instead cost the
+event store work in proportion to the window's events at every run (FerretDB
+v1 reads every event of a type and filters by time itself).
+
+Where the counters do not cover a window, the ranking is aggregated from the
+store, as the API's cold path always is: a counter epoch covers the windows
+that began after it started (``since``), or all of them when the store held no
+view or like then. Erasing a user starts a new epoch, so the erased events
+leave every ranking at once. The aggregation pipelines use only ``$match``,
+``$group`` with ``$sum``, ``$sort`` and ``$limit``, which MongoDB and FerretDB
+v1 both run.
+
+The counters are approximate where a ranking can afford it: the window's
+oldest bucket reaches back before the window, so it counts in proportion to its
+share inside it (the events spread evenly over the bucket, as far as the ranking
+knows); a worker that stops between storing a batch
+and counting it leaves that batch uncounted (delivered again, its events are
+duplicates, which are never counted); and events past a retention shorter
+than 7 days still count in the 7d ranking.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 WEIGHTS = {"product.viewed": 1.0, "product.liked": 3.0}
@@ -84,5 +110,105 @@ def combine(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
         for row in rows:
             if _is_product_id(row["_id"]):  # events may name objects that are no product
                 scores[str(row["_id"])] += WEIGHTS[event_type] * row["n"]
+    return rank(scores)
+
+
+def rank(scores: Mapping[str, float]) -> list[dict[str, Any]]:
+    """The top products by score, ties by id."""
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:TOP]
     return [{"product_id": pid, "score": score} for pid, score in ranked]
+
+
+# Each window is summed from buckets of this many seconds: 61, 25 and 29 of
+# them, each holding the products seen in its time.
+BUCKET_SECONDS = {"1h": 60, "24h": 3600, "7d": 6 * 3600}
+
+
+class Counters:
+    """The counters kept at ingest, under ``prefix`` in Redis."""
+
+    def __init__(self, prefix: str = "activity:trending:counters:") -> None:
+        self.prefix = prefix
+        self.epoch_key = f"{prefix}epoch"
+
+    def _bucket(self, epoch: bytes | str, window: str, start: int) -> str:
+        return f"{self.prefix}{_text(epoch)}:{window}:{start}"
+
+    def _since(self, epoch: bytes | str) -> str:
+        return f"{self.prefix}{_text(epoch)}:since"
+
+    def count(self, pipe: Pipeline, epoch: bytes | str, stored: Iterable[Mapping[str, Any]],
+              *, now: datetime) -> None:  # fmt: skip
+        """Queue on ``pipe`` the counting of newly stored events (never a
+        duplicate: it was counted when first stored). A bucket expires when
+        its window has passed it."""
+        buckets: dict[tuple[str, int], Counter[str]] = {}
+        for event in stored:
+            weight = WEIGHTS.get(event["type"])
+            if weight is None or not _is_product_id(event["object_id"]):
+                continue
+            at = int(_utc(event["occurred_at"]).timestamp())
+            for window, size in BUCKET_SECONDS.items():
+                buckets.setdefault((window, at - at % size), Counter())[
+                    str(event["object_id"])] += weight  # fmt: skip
+        moment = now.timestamp()
+        for (window, start), scores in buckets.items():
+            expires = start + BUCKET_SECONDS[window] + int(WINDOWS[window].total_seconds())
+            if expires <= moment:
+                continue
+            name = self._bucket(epoch, window, start)
+            for product_id, score in scores.items():
+                pipe.zincrby(name, score, product_id)
+            pipe.expireat(name, expires)
+
+    def start(self, redis: Redis, *, holds_events: Callable[[], bool], now: datetime) -> None:
+        """Mark when this epoch's counting began, once: from the beginning of
+        time if the store held no view or like (``holds_events``), else now.
+        Every event stored after that is counted by the worker that stores it."""
+        epoch = redis.get(self.epoch_key) or b"0"
+        if not redis.exists(self._since(epoch)):
+            since = now.timestamp() if holds_events() else 0
+            redis.set(self._since(epoch), since, nx=True)
+
+    def ranking(self, redis: Redis, window: str, *, now: datetime) -> list[dict[str, Any]] | None:
+        """The window's ranking from the counters; None where they do not cover it."""
+        epoch = redis.get(self.epoch_key) or b"0"
+        since = redis.get(self._since(epoch))
+        if since is None or float(since) > (now - WINDOWS[window]).timestamp():
+            return None
+        size, moment = BUCKET_SECONDS[window], now.timestamp()
+        begins = moment - WINDOWS[window].total_seconds()
+        first = int(begins) - int(begins) % size
+        # The oldest bucket counts for its share inside the window.
+        weights = {self._bucket(epoch, window, start): 1.0
+                   for start in range(first, int(moment) + 1, size)}  # fmt: skip
+        weights[self._bucket(epoch, window, first)] = (first + size - begins) / size
+        union = f"{self.prefix}{_text(epoch)}:{window}:union"
+        with redis.pipeline(transaction=True) as pipe:
+            pipe.zunionstore(union, weights)
+            pipe.zrange(union, 0, CANDIDATES_PER_TYPE - 1, desc=True, withscores=True)
+            pipe.delete(union)
+            _, rows, _ = pipe.execute()
+        return rank({_text(member): score for member, score in rows})
+
+    def forget_all(self, redis: Redis) -> None:
+        """After a user's events were erased: a new epoch, whose counting starts now."""
+        redis.incr(self.epoch_key)
+
+
+def forget_all(redis: Redis) -> None:
+    """After a user's events were erased: new counters, and the cached rankings
+    dropped, so the next run ranks every window again without those events."""
+    COUNTERS.forget_all(redis)
+    redis.delete(*(cache_key(window) for window in WINDOWS))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+COUNTERS = Counters()
