@@ -247,11 +247,21 @@ def run(
             f"({result.raw_rate:.0f} events/s)"
         )
     finally:
-        removed = collection.delete_many({"object_id": {"$in": [api_id, raw_id, warm_id]}})
-        say(f"ingestion: removed the run's {removed.deleted_count} documents")
+        removed = delete_all(collection, {"object_id": {"$in": [api_id, raw_id, warm_id]}})
+        say(f"ingestion: removed the run's {removed} documents")
         mongo.close()
         worker.close()
     return result
+
+
+def delete_all(collection: Any, query: dict[str, Any], *, chunk: int = 10_000) -> int:
+    """Delete what ``query`` matches, ``chunk`` documents at a time: FerretDB v1
+    deletes a match in one statement with a parameter for each document, and
+    PostgreSQL takes at most 65,535 (a run stores tens of thousands)."""
+    removed = 0
+    while ids := [doc["_id"] for doc in collection.find(query, {"_id": 1}).limit(chunk)]:
+        removed += collection.delete_many({"_id": {"$in": ids}}).deleted_count
+    return removed
 
 
 def _probe(mongo_url: str) -> MongoClient[dict[str, Any]]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pymongo
 import pytest
 import redis
@@ -251,7 +252,7 @@ def test_the_oldest_bucket_counts_for_its_share_of_the_window(
     events: Collection[dict[str, Any]], sync_redis: redis.Redis, counters: trending.Counters
 ) -> None:
     moment = int(datetime.now(UTC).timestamp())
-    bucket = moment - moment % 60 - 3600  # a minute bucket that is an hour old
+    bucket = moment - moment % 60 - 3540  # a minute bucket 59 minutes old
     product = str(uuid.uuid4())
     stored = [_event(product, str(uuid.uuid4()), "product.liked",
                      at=datetime.fromtimestamp(bucket + 5, UTC))]  # fmt: skip
@@ -286,3 +287,43 @@ def test_trending_counters_cover_only_what_they_counted(
     assert counters.ranking(sync_redis, "1h", now=an_hour_on) is None
     counters.start(sync_redis, holds_events=lambda: True, now=began)
     assert counters.ranking(sync_redis, "1h", now=an_hour_on) == []
+
+
+def test_rankings_come_from_the_counters_where_they_cover_and_else_from_the_store(
+    events: Collection[dict[str, Any]], sync_redis: redis.Redis, counters: trending.Counters
+) -> None:
+    """The scheduled task's work (tasks.refresh_rankings): counting that
+    begins on a store holding events covers no window yet, so every window is
+    aggregated from the store; an hour on, 1h is summed from the counters,
+    which know only what was stored after they began."""
+    events.delete_many({})
+
+    def key(window: str) -> str:
+        return f"{counters.prefix}ranking:{window}"
+
+    def cached(window: str) -> Any:
+        return orjson.loads(sync_redis.get(key(window)) or b"null")
+
+    now = datetime.now(UTC)
+    before, after = str(uuid.uuid4()), str(uuid.uuid4())
+    user = str(uuid.uuid4())
+    # Stored without counting, as events stored before the counters began.
+    tasks.insert_events(events, [_event(before, user, at=now - timedelta(minutes=1))],
+                        source="task")  # fmt: skip
+    assert tasks.refresh_rankings(events, sync_redis, now=now, counters=counters,
+                                  key=key) == (list(trending.WINDOWS), [])  # fmt: skip
+    for window in trending.WINDOWS:
+        assert cached(window) == [{"product_id": before, "score": 1.0}], window
+
+    tasks.insert_events(events, [_event(after, user)], source="task", stats_redis=sync_redis,
+                        counters=counters)  # fmt: skip
+    later = now + timedelta(hours=1, minutes=2)
+    assert tasks.refresh_rankings(events, sync_redis, now=later, counters=counters,
+                                  key=key) == (["1h"], ["1h"])  # fmt: skip
+    assert cached("1h") == [{"product_id": after, "score": 1.0}]
+
+    # A ranking made before an erasure's new epoch is not cached.
+    epoch = counters.epoch(sync_redis)
+    counters.forget_all(sync_redis)
+    assert not counters.cache(sync_redis, epoch, key("1h"), b"[]", ttl_seconds=60)
+    assert cached("1h") == [{"product_id": after, "score": 1.0}]

@@ -357,3 +357,30 @@ def test_search_tries_a_second_midpoint_when_asked() -> None:
     assert summary.next_users(steps, start=20, refinements=2) == 800
     assert summary.next_users(steps, start=20) is None  # one refinement: done
     assert summary.next_users([*steps, step(800, True)], start=20, refinements=2) is None
+
+
+class _Collection:
+    """Events matched by a query, deleted at most ``limit`` ids at a time (as
+    FerretDB v1 is bound by PostgreSQL's parameters per statement)."""
+
+    def __init__(self, count: int, max_ids: int) -> None:
+        self.ids = list(range(count))
+        self.max_ids = max_ids
+
+    def find(self, query: dict[str, object], projection: dict[str, int]) -> _Collection:
+        return self
+
+    def limit(self, count: int) -> list[dict[str, int]]:  # the cursor's limit
+        return [{"_id": i} for i in self.ids[:count]]
+
+    def delete_many(self, query: dict[str, dict[str, list[int]]]) -> argparse.Namespace:
+        ids = set(query["_id"]["$in"])
+        assert len(ids) <= self.max_ids, "too many parameters"
+        self.ids = [i for i in self.ids if i not in ids]
+        return argparse.Namespace(deleted_count=len(ids))
+
+
+def test_ingest_cleanup_deletes_a_large_run_in_chunks() -> None:
+    collection = _Collection(count=25_001, max_ids=10_000)
+    assert ingest.delete_all(collection, {"object_id": "run"}, chunk=10_000) == 25_001
+    assert collection.ids == []

@@ -10,6 +10,7 @@ import pytest
 from celery import Celery
 from pymongo.errors import AutoReconnect
 
+from activity_service import stats, trending
 from activity_service import tasks as activity_tasks
 from sandbox_common.contract import ActivityEvent, Tasks, record_events_kwargs
 
@@ -39,8 +40,8 @@ class _StatsRedis:
     def __init__(self) -> None:
         self.added: dict[str, dict[str, int]] = {}
 
-    def mget(self, *keys: str) -> list[None]:
-        return [None for _ in keys]
+    def get(self, key: str) -> None:
+        return None
 
     def pipeline(self, transaction: bool = True) -> _StatsRedis:
         return self
@@ -99,3 +100,45 @@ def test_tasks_that_carry_work_never_give_up_and_periodic_ones_do(worker_app: Ce
     for name in scheduled:
         if name in app.tasks:
             assert app.tasks[name].max_retries is not None, name
+
+
+class _ErasedEvents:
+    """A user's events: ``ranked`` views and likes, and a registration."""
+
+    def __init__(self, ranked: int) -> None:
+        self.ranked = ranked
+
+    def delete_many(self, query: dict[str, Any]) -> Any:
+        count = self.ranked if "type" in query else 1
+        return type("Deleted", (), {"deleted_count": count})()
+
+
+class _EpochRedis:
+    def __init__(self) -> None:
+        self.moved: list[str] = []
+        self.deleted: list[str] = []
+
+    def incr(self, name: str) -> None:
+        self.moved.append(name)
+
+    def delete(self, *names: str) -> None:
+        self.deleted.extend(names)
+
+
+@pytest.mark.parametrize("ranked", [0, 2])
+def test_an_erasure_starts_stats_and_trending_again_only_for_views_and_likes(
+    worker_app: Celery, monkeypatch: pytest.MonkeyPatch, ranked: int
+) -> None:
+    """Every account's erasure removes its registration; only removed views or
+    likes make the stats and the trending counters start again, and drop the
+    cached rankings."""
+    redis = _EpochRedis()
+    store = type("Store", (), {"events": _ErasedEvents(ranked), "redis": redis})()
+    monkeypatch.setattr(activity_tasks.store, "get", lambda: store)
+    result = worker_app.tasks[Tasks.ERASE_USER].apply(args=[str(uuid.uuid4())])
+    assert result.successful(), result.traceback
+    if ranked:
+        assert sorted(redis.moved) == sorted([stats.EPOCH_KEY, trending.COUNTERS.epoch_key])
+        assert sorted(redis.deleted) == sorted(trending.cache_key(w) for w in trending.WINDOWS)
+    else:
+        assert redis.moved == redis.deleted == []

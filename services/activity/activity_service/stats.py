@@ -56,9 +56,13 @@ return {epoch, redis.call('ZCOUNT', key, 1, 1), redis.call('ZCOUNT', key, 2, 2),
 """
 
 
+# Views and likes: the events stats and trending count.
+RANKED: dict[str, Any] = {"type": {"$in": list(SCORES)}}
+
+
 def store_filter(product_id: str) -> dict[str, Any]:
     """The product's view and like events in the store (index ``object_id_type``)."""
-    return {"object_id": product_id, "type": {"$in": list(SCORES)}}
+    return {"object_id": product_id, **RANKED}
 
 
 STORE_FIELDS = {"_id": False, "event_id": True, "type": True, "user_id": True}

@@ -57,17 +57,19 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
                   source: str, stats_redis: redis.Redis | None = None,
                   counters: trending.Counters = trending.COUNTERS) -> int:  # fmt: skip
     """One ``insert_many`` for the whole batch; duplicates are skipped, not
-    errors. With ``stats_redis``, in one round trip after that, the batch's
+    errors. With ``stats_redis``, in one transaction after that, the batch's
     events go to their products' stats (activity_service.stats), duplicates
     too: one delivered again was stored by an earlier try that may have
     stopped before this step; and the events stored now go to the trending
-    ``counters``."""
+    ``counters``, in the epoch read before they were stored (an erasure that
+    starts a new epoch meanwhile leaves them out of it)."""
     valid, rejected = parse_events(raw)
     if rejected:
         _log.warning("invalid events dropped", count=rejected)
     if not valid:
         return 0
     documents = [event.document() for event in valid]
+    trending_epoch = counters.epoch(stats_redis) if stats_redis is not None else "0"
     failed: set[int] = set()
     try:
         events.insert_many(documents, ordered=False)
@@ -79,10 +81,10 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
         failed = {e["index"] for e in errors}
     stored = [doc for i, doc in enumerate(documents) if i not in failed]
     if stats_redis is not None:
-        stats_epoch, trending_epoch = stats_redis.mget(stats.EPOCH_KEY, counters.epoch_key)
-        with stats_redis.pipeline(transaction=False) as pipe:
-            stats.add_events(pipe, stats_epoch or b"0", documents)
-            counters.count(pipe, trending_epoch or b"0", stored, now=datetime.now(UTC))
+        stats_epoch = stats_redis.get(stats.EPOCH_KEY) or b"0"
+        with stats_redis.pipeline(transaction=True) as pipe:
+            stats.add_events(pipe, stats_epoch, documents)
+            counters.count(pipe, trending_epoch, stored, now=datetime.now(UTC))
             pipe.execute()
     inserted = Counter(doc["type"] for doc in stored)
     for event_type, count in inserted.items():
@@ -101,9 +103,13 @@ def record_events(events: list[dict[str, Any]], source: str = "task") -> None:
 
 @shared_task(name=Tasks.ERASE_USER, autoretry_for=transient_errors(), **RETRY_UNTIL_DONE)
 def erase_user(user_id: str) -> None:
+    """Every event of the user. Their views and likes go first: only when there
+    were some do the stats and the trending counters start again (every
+    account's erasure removes its registration)."""
     s = store.get()
-    removed = s.events.delete_many({"user_id": user_id}).deleted_count
-    if removed:
+    ranked = s.events.delete_many({"user_id": user_id, **stats.RANKED}).deleted_count
+    removed = ranked + s.events.delete_many({"user_id": user_id}).deleted_count
+    if ranked:
         stats.forget_all(s.redis)
         trending.forget_all(s.redis)
     _log.info("user activity erased", user_id=user_id, count=removed)
@@ -113,33 +119,43 @@ def erase_user(user_id: str) -> None:
              max_retries=2)  # fmt: skip
 def compute_trending() -> None:
     s = store.get()
-    now = datetime.now(UTC)
-    counters = trending.COUNTERS
-    counters.start(s.redis, holds_events=lambda: _holds_ranked_events(s.events), now=now)
-    computed, counted = [], []
-    for window in trending.WINDOWS:
-        key = trending.cache_key(window)
-        # From the counters at every run; from the store once the ranking is due.
-        ranking = counters.ranking(s.redis, window, now=now)
-        if ranking is not None:
-            counted.append(window)
-        else:
-            with s.redis.pipeline(transaction=False) as pipe:
-                cached, ttl_left = pipe.get(key).ttl(key).execute()
-            if not trending.is_due(window, cached, ttl_left):
-                continue
-            results = {
-                event_type: list(s.events.aggregate(pipeline))
-                for event_type, pipeline in trending.pipelines(window, now=now).items()
-            }
-            ranking = trending.combine(results)
-        s.redis.set(key, orjson.dumps(ranking), ex=trending.cache_ttl_seconds(window))
-        computed.append(window)
+    computed, counted = refresh_rankings(s.events, s.redis, now=datetime.now(UTC))
     _log.info("trending computed", windows=computed, from_counters=counted)
 
 
+def refresh_rankings(
+    events: Collection[dict[str, Any]], redis_client: redis.Redis, *, now: datetime,
+    counters: trending.Counters = trending.COUNTERS, key: Any = trending.cache_key,
+) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Rank every window again from the counters, or from the store once its
+    cached ranking is due, and cache it under ``key(window)``; the windows
+    ranked, and those of them from the counters. A ranking is cached only if no
+    erasure started a new epoch while it was made."""
+    counters.start(redis_client, holds_events=lambda: _holds_ranked_events(events), now=now)
+    epoch = counters.epoch(redis_client)
+    computed, counted = [], []
+    for window in trending.WINDOWS:
+        ranking = counters.ranking(redis_client, window, now=now, epoch=epoch)
+        if ranking is not None:
+            counted.append(window)
+        else:
+            with redis_client.pipeline(transaction=False) as pipe:
+                cached, ttl_left = pipe.get(key(window)).ttl(key(window)).execute()
+            if not trending.is_due(window, cached, ttl_left):
+                continue
+            results = {
+                event_type: list(events.aggregate(pipeline))
+                for event_type, pipeline in trending.pipelines(window, now=now).items()
+            }
+            ranking = trending.combine(results)
+        if counters.cache(redis_client, epoch, key(window), orjson.dumps(ranking),
+                          ttl_seconds=trending.cache_ttl_seconds(window)):  # fmt: skip
+            computed.append(window)
+    return computed, counted
+
+
 def _holds_ranked_events(events: Collection[dict[str, Any]]) -> bool:
-    return events.find_one({"type": {"$in": list(trending.WEIGHTS)}}, {"_id": 1}) is not None
+    return events.find_one(stats.RANKED, {"_id": 1}) is not None
 
 
 def purge_older_than(events: Collection[dict[str, Any]], cutoff: datetime) -> int:

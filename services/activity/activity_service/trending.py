@@ -22,10 +22,10 @@ v1 both run.
 The counters are approximate where a ranking can afford it: the window's
 oldest bucket reaches back before the window, so it counts in proportion to its
 share inside it (the events spread evenly over the bucket, as far as the ranking
-knows); a worker that stops between storing a batch
-and counting it leaves that batch uncounted (delivered again, its events are
-duplicates, which are never counted); and events past a retention shorter
-than 7 days still count in the 7d ranking.
+knows); a batch whose counting fails after it was stored (the worker stopped,
+or Redis failed to answer) stays uncounted, because its retry finds its events
+stored already and duplicates are never counted; and events past a retention
+shorter than 7 days still count in the 7d ranking.
 """
 
 from __future__ import annotations
@@ -142,15 +142,15 @@ class Counters:
         """Queue on ``pipe`` the counting of newly stored events (never a
         duplicate: it was counted when first stored). A bucket expires when
         its window has passed it."""
-        buckets: dict[tuple[str, int], Counter[str]] = {}
+        buckets: dict[tuple[str, int], dict[str, float]] = {}
         for event in stored:
             weight = WEIGHTS.get(event["type"])
             if weight is None or not _is_product_id(event["object_id"]):
                 continue
-            at = int(_utc(event["occurred_at"]).timestamp())
+            product_id, at = str(event["object_id"]), int(_utc(event["occurred_at"]).timestamp())
             for window, size in BUCKET_SECONDS.items():
-                buckets.setdefault((window, at - at % size), Counter())[
-                    str(event["object_id"])] += weight  # fmt: skip
+                scores = buckets.setdefault((window, at - at % size), {})
+                scores[product_id] = scores.get(product_id, 0.0) + weight
         moment = now.timestamp()
         for (window, start), scores in buckets.items():
             expires = start + BUCKET_SECONDS[window] + int(WINDOWS[window].total_seconds())
@@ -161,24 +161,30 @@ class Counters:
                 pipe.zincrby(name, score, product_id)
             pipe.expireat(name, expires)
 
+    def epoch(self, redis: Redis) -> str:
+        return _text(redis.get(self.epoch_key) or "0")
+
     def start(self, redis: Redis, *, holds_events: Callable[[], bool], now: datetime) -> None:
         """Mark when this epoch's counting began, once: from the beginning of
         time if the store held no view or like (``holds_events``), else now.
         Every event stored after that is counted by the worker that stores it."""
-        epoch = redis.get(self.epoch_key) or b"0"
+        epoch = self.epoch(redis)
         if not redis.exists(self._since(epoch)):
             since = now.timestamp() if holds_events() else 0
             redis.set(self._since(epoch), since, nx=True)
 
-    def ranking(self, redis: Redis, window: str, *, now: datetime) -> list[dict[str, Any]] | None:
-        """The window's ranking from the counters; None where they do not cover it."""
-        epoch = redis.get(self.epoch_key) or b"0"
-        since = redis.get(self._since(epoch))
-        if since is None or float(since) > (now - WINDOWS[window]).timestamp():
-            return None
+    def ranking(self, redis: Redis, window: str, *, now: datetime,
+                epoch: str | None = None) -> list[dict[str, Any]] | None:  # fmt: skip
+        """The window's ranking from the counters of ``epoch`` (the current one
+        unless given); None where they do not cover it: every bucket summed must
+        have been counted from its start."""
+        epoch = self.epoch(redis) if epoch is None else epoch
         size, moment = BUCKET_SECONDS[window], now.timestamp()
         begins = moment - WINDOWS[window].total_seconds()
         first = int(begins) - int(begins) % size
+        since = redis.get(self._since(epoch))
+        if since is None or float(since) > first:
+            return None
         # The oldest bucket counts for its share inside the window.
         weights = {self._bucket(epoch, window, start): 1.0
                    for start in range(first, int(moment) + 1, size)}  # fmt: skip
@@ -191,9 +197,26 @@ class Counters:
             _, rows, _ = pipe.execute()
         return rank({_text(member): score for member, score in rows})
 
+    def cache(self, redis: Redis, epoch: str, key: str, value: bytes, *,
+              ttl_seconds: int) -> bool:  # fmt: skip
+        """Cache a ranking made in ``epoch``, unless an erasure has started
+        another since: made before it, the ranking may count the erased events."""
+        done = redis.register_script(_SET_IF_EPOCH)(keys=[self.epoch_key, key],
+                                                   args=[epoch, value, ttl_seconds])  # fmt: skip
+        return bool(done)
+
     def forget_all(self, redis: Redis) -> None:
         """After a user's events were erased: a new epoch, whose counting starts now."""
         redis.incr(self.epoch_key)
+
+
+# KEYS[1] the epoch, KEYS[2] the ranking's key; ARGV[1] the epoch it was made
+# in, ARGV[2] the ranking, ARGV[3] its TTL.
+_SET_IF_EPOCH = """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
 
 
 def forget_all(redis: Redis) -> None:
@@ -203,7 +226,7 @@ def forget_all(redis: Redis) -> None:
     redis.delete(*(cache_key(window) for window in WINDOWS))
 
 
-def _text(value: bytes | str) -> str:
+def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
