@@ -315,7 +315,9 @@ def test_rankings_come_from_the_counters_where_they_cover_and_else_from_the_stor
     for window in trending.WINDOWS:
         assert cached(window) == [{"product_id": before, "score": 1.0}], window
 
-    tasks.insert_events(events, [_event(after, user)], source="task", stats_redis=sync_redis,
+    # Counted; stamped five minutes on, so that it falls in the window of an hour on.
+    soon = _event(after, user, at=now + timedelta(minutes=5))
+    tasks.insert_events(events, [soon], source="task", stats_redis=sync_redis,
                         counters=counters)  # fmt: skip
     later = now + timedelta(hours=1, minutes=2)
     assert tasks.refresh_rankings(events, sync_redis, now=later, counters=counters,
