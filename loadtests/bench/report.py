@@ -225,9 +225,9 @@ def render_mixed(report: Report) -> list[str]:
         lines += [
             f"Activity's events collection held {_count(report.events_before_mixed, 'event')} "
             "when the "
-            "first step began, and every step adds to it. Trending reads every stored event of "
-            "its type on each run (see *What the profile shows*), so a fuller store leaves the "
-            "steps less CPU.",
+            "first step began, and every step adds to it. What reads the store grows with it: "
+            "a product's stats when first read, and trending where its counters do not cover "
+            "a window (counting began on a store that held events; docs/api.md, Trending).",
             "",
         ]
     if report.chart:
