@@ -329,3 +329,22 @@ def test_rankings_come_from_the_counters_where_they_cover_and_else_from_the_stor
     counters.forget_all(sync_redis)
     assert not counters.cache(sync_redis, epoch, key("1h"), b"[]", ttl_seconds=60)
     assert cached("1h") == [{"product_id": after, "score": 1.0}]
+
+
+def test_a_bucket_keeps_its_highest_scores(
+    events: Collection[dict[str, Any]], sync_redis: redis.Redis, counters: trending.Counters
+) -> None:
+    """Memory stays bounded: buckets of three keep the three products seen most."""
+    small = trending.Counters(prefix=counters.prefix, bucket_members=3)  # cleaned up as counters
+    products = [str(uuid.uuid4()) for _ in range(5)]
+    user, now = str(uuid.uuid4()), datetime.now(UTC)
+    batch = [_event(product, user, at=now) for times, product in enumerate(products, 1)
+             for _ in range(times)]  # fmt: skip
+    tasks.insert_events(events, batch, source="task", stats_redis=sync_redis, counters=small)
+    small.start(sync_redis, holds_events=lambda: False, now=now)
+    ranking = small.ranking(sync_redis, "1h", now=now)
+    assert ranking == [{"product_id": products[i], "score": float(i + 1)} for i in (4, 3, 2)]
+    buckets = [name for name in sync_redis.scan_iter(match=f"{small.prefix}*")
+               if sync_redis.type(name) == b"zset"]  # fmt: skip
+    assert len(buckets) == len(trending.BUCKET_SECONDS)
+    assert all(sync_redis.zcard(name) == 3 for name in buckets)

@@ -61,6 +61,9 @@ class _StatsRedis:
     def zincrby(self, name: str, amount: float, value: str) -> None:
         return None
 
+    def zremrangebyrank(self, name: str, start: int, end: int) -> None:
+        return None
+
     def expireat(self, name: str, when: int) -> None:
         return None
 

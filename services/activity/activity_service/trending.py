@@ -25,7 +25,10 @@ share inside it (the events spread evenly over the bucket, as far as the ranking
 knows); a batch whose counting fails after it was stored (the worker stopped,
 or Redis failed to answer) stays uncounted, because its retry finds its events
 stored already and duplicates are never counted; and events past a retention
-shorter than 7 days still count in the 7d ranking.
+shorter than 7 days still count in the 7d ranking. A bucket keeps only its
+BUCKET_MEMBERS highest scores: a product that drops out of one and is seen
+again in its time counts from then on, which can only lower scores far below
+a top 50.
 """
 
 from __future__ import annotations
@@ -122,13 +125,19 @@ def rank(scores: Mapping[str, float]) -> list[dict[str, Any]]:
 # Each window is summed from buckets of this many seconds: 61, 25 and 29 of
 # them, each holding the products seen in its time.
 BUCKET_SECONDS = {"1h": 60, "24h": 3600, "7d": 6 * 3600}
+# A bucket keeps its highest scores only, so Redis (the broker too, with no
+# eviction) holds at most 115 buckets of this many products, however many are
+# seen; a top 50 of the union is drawn from far fewer.
+BUCKET_MEMBERS = 1000
 
 
 class Counters:
     """The counters kept at ingest, under ``prefix`` in Redis."""
 
-    def __init__(self, prefix: str = "activity:trending:counters:") -> None:
+    def __init__(self, prefix: str = "activity:trending:counters:", *,
+                 bucket_members: int = BUCKET_MEMBERS) -> None:  # fmt: skip
         self.prefix = prefix
+        self.bucket_members = bucket_members
         self.epoch_key = f"{prefix}epoch"
 
     def _bucket(self, epoch: bytes | str, window: str, start: int) -> str:
@@ -159,6 +168,7 @@ class Counters:
             name = self._bucket(epoch, window, start)
             for product_id, score in scores.items():
                 pipe.zincrby(name, score, product_id)
+            pipe.zremrangebyrank(name, 0, -self.bucket_members - 1)
             pipe.expireat(name, expires)
 
     def epoch(self, redis: Redis) -> str:
