@@ -40,8 +40,8 @@ class _StatsRedis:
     def __init__(self) -> None:
         self.added: dict[str, dict[str, int]] = {}
 
-    def get(self, key: str) -> None:
-        return None
+    def mget(self, *keys: str) -> list[None]:
+        return [None for _ in keys]
 
     def pipeline(self, transaction: bool = True) -> _StatsRedis:
         return self

@@ -4,6 +4,7 @@ erasure, trending and retention. Every write is idempotent on ``event_id``."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,15 +62,17 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
     events go to their products' stats (activity_service.stats), duplicates
     too: one delivered again was stored by an earlier try that may have
     stopped before this step; and the events stored now go to the trending
-    ``counters``, in the epoch read before they were stored (an erasure that
-    starts a new epoch meanwhile leaves them out of it)."""
+    ``counters``. Both go to the epochs read before the events were stored:
+    an erasure that deletes them and starts new epochs meanwhile leaves them
+    out of the new ones."""
     valid, rejected = parse_events(raw)
     if rejected:
         _log.warning("invalid events dropped", count=rejected)
     if not valid:
         return 0
     documents = [event.document() for event in valid]
-    trending_epoch = counters.epoch(stats_redis) if stats_redis is not None else "0"
+    if stats_redis is not None:
+        stats_epoch, trending_epoch = stats_redis.mget(stats.EPOCH_KEY, counters.epoch_key)
     failed: set[int] = set()
     try:
         events.insert_many(documents, ordered=False)
@@ -81,10 +84,9 @@ def insert_events(events: Collection[dict[str, Any]], raw: list[dict[str, Any]],
         failed = {e["index"] for e in errors}
     stored = [doc for i, doc in enumerate(documents) if i not in failed]
     if stats_redis is not None:
-        stats_epoch = stats_redis.get(stats.EPOCH_KEY) or b"0"
         with stats_redis.pipeline(transaction=True) as pipe:
-            stats.add_events(pipe, stats_epoch, documents)
-            counters.count(pipe, trending_epoch, stored, now=datetime.now(UTC))
+            stats.add_events(pipe, stats_epoch or b"0", documents)
+            counters.count(pipe, trending_epoch or b"0", stored, now=datetime.now(UTC))
             pipe.execute()
     inserted = Counter(doc["type"] for doc in stored)
     for event_type, count in inserted.items():
@@ -125,14 +127,15 @@ def compute_trending() -> None:
 
 def refresh_rankings(
     events: Collection[dict[str, Any]], redis_client: redis.Redis, *, now: datetime,
-    counters: trending.Counters = trending.COUNTERS, key: Any = trending.cache_key,
+    counters: trending.Counters = trending.COUNTERS,
+    key: Callable[[str], str] = trending.cache_key,
 ) -> tuple[list[str], list[str]]:  # fmt: skip
     """Rank every window again from the counters, or from the store once its
     cached ranking is due, and cache it under ``key(window)``; the windows
     ranked, and those of them from the counters. A ranking is cached only if no
     erasure started a new epoch while it was made."""
-    counters.start(redis_client, holds_events=lambda: _holds_ranked_events(events), now=now)
-    epoch = counters.epoch(redis_client)
+    epoch = counters.start(redis_client, holds_events=lambda: _holds_ranked_events(events),
+                           now=now)  # fmt: skip
     computed, counted = [], []
     for window in trending.WINDOWS:
         ranking = counters.ranking(redis_client, window, now=now, epoch=epoch)

@@ -174,14 +174,16 @@ class Counters:
     def epoch(self, redis: Redis) -> str:
         return _text(redis.get(self.epoch_key) or "0")
 
-    def start(self, redis: Redis, *, holds_events: Callable[[], bool], now: datetime) -> None:
+    def start(self, redis: Redis, *, holds_events: Callable[[], bool], now: datetime) -> str:
         """Mark when this epoch's counting began, once: from the beginning of
         time if the store held no view or like (``holds_events``), else now.
-        Every event stored after that is counted by the worker that stores it."""
+        Every event stored after that is counted by the worker that stores it.
+        Returns the epoch."""
         epoch = self.epoch(redis)
         if not redis.exists(self._since(epoch)):
             since = now.timestamp() if holds_events() else 0
             redis.set(self._since(epoch), since, nx=True)
+        return epoch
 
     def ranking(self, redis: Redis, window: str, *, now: datetime,
                 epoch: str | None = None) -> list[dict[str, Any]] | None:  # fmt: skip
