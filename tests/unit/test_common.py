@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import select
 import threading
 import uuid
 from typing import Any
@@ -21,7 +22,13 @@ from sandbox_common.context import accept_request_id, is_valid_request_id
 from sandbox_common.contract import ActivityEvent
 from sandbox_common.errors import Conflict, install_error_handlers
 from sandbox_common.health import health_router
-from sandbox_common.logging import configure_logging, get_logger
+from sandbox_common.logging import (
+    FLUSH_SECONDS,
+    AccessLog,
+    BufferedLines,
+    configure_logging,
+    get_logger,
+)
 from sandbox_common.metrics import status_class
 from sandbox_common.middleware import RequestMiddleware
 from sandbox_common.pagination import BadCursor, decode_cursor, encode_cursor
@@ -116,9 +123,8 @@ def test_probes_and_scrapes_are_neither_logged_nor_counted(
     logged: list[str] = []
     monkeypatch.setattr(
         "sandbox_common.middleware._log",
-        type("Log", (), {"info": lambda _, *a, **k: logged.append(k["url.path"]),
-                         "error": lambda _, *a, **k: logged.append(k["url.path"])})(),
-    )  # fmt: skip
+        type("Log", (), {"write": lambda _, **line: logged.append(line["path"])})(),
+    )
     before = {route: _requests_counted(route) for route in ("/healthz", "/readyz", "/metrics")}
     items_before = _requests_counted("/items/{item_id}")
     client = TestClient(app)
@@ -162,6 +168,120 @@ def test_logs_are_ecs_json_with_the_request_id_and_no_secrets(
     assert second["message"] == "from the standard library"
     assert second["log.level"] == "warning"
     assert second["log.logger"] == "uvicorn.error"
+
+
+def _json_lines(stream: io.TextIOWrapper) -> list[dict[str, Any]]:
+    stream.flush()
+    output = stream.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    return [json.loads(line) for line in output.splitlines()]
+
+
+@pytest.mark.parametrize("error", [False, True])
+def test_the_access_line_is_the_line_the_processor_chain_renders(
+    monkeypatch: pytest.MonkeyPatch, error: bool
+) -> None:
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    monkeypatch.setattr("sys.stdout", stream)
+    configure_logging(service="unit", level="INFO", fmt="json")
+    status = 500 if error else 200
+    fields = {"http.request.method": "GET", "url.path": "/items/7", "http.route": "/items/{id}",
+              "http.response.status_code": status, "event.duration": 1_234_000,
+              "client.ip": "127.0.0.1"}  # fmt: skip
+    structlog.contextvars.bind_contextvars(request_id="req-abcdefgh")
+    try:
+        chain = get_logger("sandbox.access")
+        (chain.error if error else chain.info)("request", **fields)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    AccessLog("sandbox.access").write(
+        method="GET", path="/items/7", route="/items/{id}", status=status, seconds=0.001234,
+        client_ip="127.0.0.1", request_id="req-abcdefgh",
+    )  # fmt: skip
+    by_chain, by_access_log = _json_lines(stream)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", by_access_log["@timestamp"])
+    assert by_access_log["@timestamp"] >= by_chain.pop("@timestamp")
+    by_access_log.pop("@timestamp")
+    assert by_access_log == by_chain
+    assert by_chain["log.level"] == ("error" if error else "info")
+
+
+def test_the_access_line_keeps_to_the_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    monkeypatch.setattr("sys.stdout", stream)
+    configure_logging(service="unit", level="WARNING", fmt="json")
+    access = AccessLog("sandbox.access")
+    for path, status in (("/a", 200), ("/b", 503), ("/c", 404)):
+        access.write(method="GET", path=path, route=path, status=status, seconds=0.001,
+                     client_ip=None, request_id="req-abcdefgh")  # fmt: skip
+    (line,) = _json_lines(stream)
+    assert line["url.path"] == "/b"
+    assert line["log.level"] == "error"
+    assert "client.ip" not in line
+
+
+class _Descriptor:
+    """A file descriptor's writes, one entry per system call; each takes at
+    most ``limit`` bytes, as a pipe may."""
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.writes: list[bytes] = []
+        self.limit = limit
+
+    def write(self, data: memoryview) -> int:
+        self.writes.append(bytes(data[: self.limit]))
+        return min(len(data), self.limit)
+
+    def flush(self) -> None:
+        pass
+
+
+def _line(n: int, width: int = 300) -> bytes:
+    return json.dumps({"n": n, "pad": "x" * width}).encode() + b"\n"
+
+
+def test_lines_on_a_running_loop_go_out_together_in_whole_lines() -> None:
+    descriptor = _Descriptor()
+    output = BufferedLines(descriptor)  # type: ignore[arg-type]
+    lines = [_line(n) for n in range(40)]
+
+    async def serve() -> None:
+        for line in lines:
+            output.write(line)
+            output.flush()
+        assert descriptor.writes == []
+        # The write is due before this sleep ends (timers run in deadline order).
+        await asyncio.sleep(FLUSH_SECONDS * 2)
+
+    asyncio.run(serve())
+    assert b"".join(descriptor.writes) == b"".join(lines)
+    assert 1 < len(descriptor.writes) < len(lines)
+    for written in descriptor.writes:
+        assert len(written) <= select.PIPE_BUF
+        assert written.endswith(b"\n")
+
+
+def test_lines_anywhere_else_go_out_at_once_and_none_is_left_behind() -> None:
+    descriptor = _Descriptor(limit=1000)
+    output = BufferedLines(descriptor)  # type: ignore[arg-type]
+    long_line = _line(0, width=select.PIPE_BUF * 2)
+
+    async def serve_and_stop() -> None:
+        output.write(_line(1))
+        output.flush()
+
+    # The loop stops before its write was due: the next line takes both out.
+    asyncio.run(serve_and_stop())
+    assert descriptor.writes == []
+    output.write(long_line)
+    output.flush()
+    assert b"".join(descriptor.writes) == _line(1) + long_line
+    # A short write (a pipe's) is carried on until the whole line is out.
+    assert len(descriptor.writes) > 2
+
+    written = threading.Thread(target=lambda: (output.write(_line(2)), output.flush()))
+    written.start()
+    written.join()
+    assert descriptor.writes[-1] == _line(2)
 
 
 def test_api_docs_pages_load_their_assets_from_the_service_not_a_cdn() -> None:

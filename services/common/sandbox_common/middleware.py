@@ -6,7 +6,6 @@ the response has started, go on to the server, which aborts the connection."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import orjson
 import structlog
@@ -15,10 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sandbox_common import metrics
 from sandbox_common.context import REQUEST_ID_HEADER, accept_request_id
 from sandbox_common.health import OPERATIONAL_PATHS
-from sandbox_common.logging import get_logger
+from sandbox_common.logging import AccessLog, get_logger
 
 _HEADER = REQUEST_ID_HEADER.lower().encode()
-_log = get_logger("sandbox.access")
+_log = AccessLog("sandbox.access")
 _error_log = get_logger("sandbox.error")
 UNMATCHED = "<unmatched>"
 
@@ -81,28 +80,24 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - start
             if observe:
                 metrics.HTTP_IN_FLIGHT.dec()
-                self._record(scope, status, elapsed)
+                self._record(scope, status, elapsed, request_id)
             structlog.contextvars.clear_contextvars()
 
     @staticmethod
-    def _record(scope: Scope, status: int, elapsed: float) -> None:
+    def _record(scope: Scope, status: int, elapsed: float, request_id: str) -> None:
         route = route_template(scope)
         method = scope["method"]
         metrics.observe_request(route, method, status, elapsed)
-        fields: dict[str, Any] = {
-            "http.request.method": method,
-            "url.path": scope.get("path"),
-            "http.route": route,
-            "http.response.status_code": status,
-            "event.duration": int(elapsed * 1e9),
-        }
         client = scope.get("client")
-        if client:
-            fields["client.ip"] = client[0]
-        if status >= 500:
-            _log.error("request", **fields)
-        else:
-            _log.info("request", **fields)
+        _log.write(
+            method=method,
+            path=scope["path"],
+            route=route,
+            status=status,
+            seconds=elapsed,
+            client_ip=client[0] if client else None,
+            request_id=request_id,
+        )
 
 
 async def _send_500(send: Send, request_id: str, rid_header: tuple[bytes, bytes]) -> None:
