@@ -140,7 +140,6 @@ def _dumps_bytes(obj: Any, **_: Any) -> bytes:
     return orjson.dumps(obj, default=str)
 
 
-_UTC = datetime.UTC
 _LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_UTC_Z
 
 
@@ -193,10 +192,9 @@ class AccessLog:
             "http.route": route,
             "http.response.status_code": status,
             "event.duration": int(seconds * 1e9),
-            "client.ip": client_ip,
         }
-        if client_ip is None:
-            del line["client.ip"]
+        if client_ip is not None:
+            line["client.ip"] = client_ip
         if output is None:
             (self._chain.error if error else self._chain.info)("request", **line)
             return
@@ -204,7 +202,7 @@ class AccessLog:
         line["request_id"] = request_id
         line["message"] = "request"
         line["log.level"] = "error" if error else "info"
-        line["@timestamp"] = datetime.datetime.now(_UTC)
+        line["@timestamp"] = datetime.datetime.now(datetime.UTC)
         line["service.name"] = _JsonLines.service
         output.write(orjson.dumps(line, option=_LINE))
         output.flush()
@@ -290,7 +288,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -
     structlog.configure(
         processors=own,
         logger_factory=factory,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(_JsonLines.level),
         cache_logger_on_first_use=True,
     )
 
